@@ -1,0 +1,1 @@
+"""Inference beyond the point estimate: covariances, intervals and tests."""

@@ -1,0 +1,170 @@
+"""`Model`: a per-observation log-likelihood plus named, constrained parameters.
+
+A model is the pair ``(logpdf, params)``: ``logpdf(params, data) -> (n,)`` gives each observation's
+log-likelihood contribution, and ``params`` maps names to :mod:`parameter specs
+<jaxmle._constraints>`. The fitted objective is the weighted negative log-likelihood on the
+unconstrained scale,
+
+    f(u) = - sum_i w_i * logpdf(T(u), data)_i,
+
+where ``T`` applies each parameter's bijection and ``w`` are frequency weights (0 for padding).
+
+Examples:
+    >>> import jax.numpy as jnp
+    >>> import jax.scipy.stats as jss
+    >>> import jaxmle as jm
+    >>> normal = jm.Model(
+    ...     lambda p, x: jss.norm.logpdf(x, p["loc"], p["scale"]),
+    ...     params={"loc": jm.Real(0.0), "scale": jm.Positive(1.0)},
+    ... )
+    >>> normal.param_names
+    ('loc', 'scale')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ._constraints import ParamSpec
+
+__all__ = ["Model"]
+
+
+def flat_names(name: str, shape: tuple[int, ...]) -> list[str]:
+    """Names of a parameter's flattened entries: ``sigma``, ``beta[0]``, ``cov[0,1]``."""
+    if shape == ():
+        return [name]
+    return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
+
+
+class Model:
+    """A likelihood model: per-observation log-density and parameter specifications.
+
+    Args:
+        logpdf: ``logpdf(params, data) -> (n,)`` with ``params`` a dict of constrained values
+            keyed like ``params`` below and ``data`` any pytree whose leaves share the leading
+            observation axis. Must be written with ``jax.numpy`` so it can be differentiated.
+        params: ordered mapping from parameter name to a spec (:class:`~jaxmle.Real`,
+            :class:`~jaxmle.Positive`, ...), each carrying the default starting value.
+        name: label used in summaries (defaults to ``"Model"``).
+        validate: optional ``validate(data)`` called on eager (non-traced) inputs; it should
+            raise ``ValueError`` for data outside the model's support.
+        init: optional ``init(data, weights) -> dict`` giving data-driven starting values
+            (constrained scale, any subset of the parameters). Must be traceable.
+
+    Subclasses (the built-in families and regressions) override :meth:`init_params`,
+    :meth:`validate_data` and, where they know it, :meth:`objective_derivatives`.
+    """
+
+    def __init__(
+        self,
+        logpdf: Callable,
+        params: Mapping[str, ParamSpec],
+        *,
+        name: str | None = None,
+        validate: Callable | None = None,
+        init: Callable | None = None,
+    ):
+        if not params:
+            raise ValueError("Model needs at least one parameter")
+        for key, spec in params.items():
+            if not isinstance(spec, ParamSpec):
+                raise TypeError(
+                    f"parameter {key!r}: expected a spec such as jm.Real(0.0) or jm.Positive(1.0),"
+                    f" got {type(spec).__name__}"
+                )
+        self._logpdf = logpdf
+        self.specs: dict[str, ParamSpec] = dict(params)
+        self.name = name or type(self).__name__
+        self._validate = validate
+        self._init = init
+        self.param_names: tuple[str, ...] = tuple(
+            n for key, spec in self.specs.items() for n in flat_names(key, spec.shape)
+        )
+        self.n_params = sum(spec.size for spec in self.specs.values())
+        self.n_free = sum(spec.unconstrained_size for spec in self.specs.values())
+
+    def __repr__(self) -> str:
+        return f"{self.name}({', '.join(self.specs)})"
+
+    # -- the likelihood -------------------------------------------------------------------------
+    def logpdf(self, params: dict, data) -> jax.Array:
+        """Per-observation log-likelihood contributions, shape ``(n,)``."""
+        return self._logpdf(params, data)
+
+    def validate_data(self, data) -> None:
+        """Raise ``ValueError`` if concrete ``data`` lies outside the support (eager calls only)."""
+        if self._validate is not None:
+            self._validate(data)
+
+    def init_params(self, data, weights) -> dict:
+        """Starting values on the constrained scale (traceable). Defaults to the specs' inits."""
+        start = {key: jnp.asarray(spec.init) for key, spec in self.specs.items()}
+        if self._init is not None:
+            start.update(self._init(data, weights))
+        return start
+
+    # -- between the params dict and flat vectors ------------------------------------------------
+    def to_unconstrained(self, params: Mapping) -> jax.Array:
+        """Flat unconstrained vector ``u`` (length ``n_free``) from a dict of constrained values."""
+        parts = [
+            spec.inverse(jnp.reshape(jnp.asarray(params[key]), spec.shape))
+            for key, spec in self.specs.items()
+        ]
+        return jnp.concatenate([jnp.atleast_1d(p) for p in parts])
+
+    def from_unconstrained(self, u: jax.Array) -> dict:
+        """Dict of constrained values from the flat unconstrained vector ``u``."""
+        out, start = {}, 0
+        for key, spec in self.specs.items():
+            stop = start + spec.unconstrained_size
+            out[key] = spec.forward(u[start:stop])
+            start = stop
+        return out
+
+    def flatten(self, params: Mapping) -> jax.Array:
+        """Flat constrained vector (length ``n_params``, order ``param_names``)."""
+        return jnp.concatenate([jnp.reshape(params[key], (-1,)) for key in self.specs])
+
+    def unflatten(self, flat: jax.Array) -> dict:
+        """Inverse of :meth:`flatten`: split a flat constrained vector into the params dict."""
+        out, start = {}, 0
+        for key, spec in self.specs.items():
+            out[key] = jnp.reshape(flat[start : start + spec.size], spec.shape)
+            start += spec.size
+        return out
+
+    # -- the objective the solvers minimise ------------------------------------------------------
+    def loglik_terms(self, u: jax.Array, data, weights: jax.Array) -> jax.Array:
+        """Weighted per-observation contributions ``w_i * logpdf_i`` at ``T(u)``.
+
+        Rows with zero weight (padding) contribute exactly zero, even where their log-density is
+        ``-inf``.
+        """
+        terms = self.logpdf(self.from_unconstrained(u), data)
+        return jnp.where(weights > 0, weights * terms, 0.0)
+
+    def objective(self, u: jax.Array, data, weights: jax.Array) -> jax.Array:
+        """Weighted negative log-likelihood ``f(u)``."""
+        return -jnp.sum(self.loglik_terms(u, data, weights))
+
+    def objective_derivatives(self, u: jax.Array, data, weights: jax.Array):
+        """``(f, grad f, hess f)`` at ``u`` by forward-over-reverse autodiff.
+
+        Models with known structure override this with analytic derivatives.
+        """
+
+        def grad_with_aux(v):
+            value, grad = jax.value_and_grad(self.objective)(v, data, weights)
+            return grad, (value, grad)
+
+        hess, (value, grad) = jax.jacfwd(grad_with_aux, has_aux=True)(u)
+        return value, grad, hess
+
+    def diagnose(self, params: dict, data, weights: jax.Array, status: jax.Array) -> jax.Array:
+        """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
+        return status
