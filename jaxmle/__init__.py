@@ -15,6 +15,7 @@ Examples:
     True
 """
 
+from . import _inference, distributions, regression
 from ._batch import fit_many as fit_many
 from ._constraints import Interval as Interval
 from ._constraints import ParamSpec as ParamSpec
@@ -30,6 +31,10 @@ from ._results import FitResult as FitResult
 from ._solvers import Newton as Newton
 from ._solvers import OptaxSolver as OptaxSolver
 from ._solvers import Status as Status
+
+from ._inference import *  # noqa: F403  (names listed in _inference.__all__)
+from .distributions import *  # noqa: F403  (names listed in distributions.__all__)
+from .regression import *  # noqa: F403  (names listed in regression.__all__)
 
 __version__ = "0.1.0"
 
@@ -49,4 +54,7 @@ __all__ = [
     "UnitInterval",
     "fit",
     "fit_many",
+    *_inference.__all__,
+    *distributions.__all__,
+    *regression.__all__,
 ]

@@ -165,6 +165,13 @@ class Model:
         hess, (value, grad) = jax.jacfwd(grad_with_aux, has_aux=True)(u)
         return value, grad, hess
 
+    def expected_information(self, u: jax.Array, data, weights: jax.Array):
+        """Fisher (expected) information of ``f`` on the unconstrained scale, ``(k, k)``.
+
+        ``None`` means the model does not supply it; families and GLMs override this.
+        """
+        return None
+
     def diagnose(self, params: dict, data, weights: jax.Array, status: jax.Array) -> jax.Array:
         """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
         return status

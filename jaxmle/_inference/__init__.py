@@ -1,1 +1,3 @@
 """Inference beyond the point estimate: covariances, intervals and tests."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Placeholder: filled in by the distributions work."""
+
+__all__ = []

@@ -1,0 +1,3 @@
+"""Regression models: GLMs and friends (data {"X", "y", optional "offset", "trials"})."""
+
+__all__ = []
