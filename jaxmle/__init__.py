@@ -18,21 +18,20 @@ Examples:
 from . import _inference, distributions, regression
 from ._batch import fit_many as fit_many
 from ._constraints import Interval as Interval
+from ._constraints import Ordered as Ordered
 from ._constraints import ParamSpec as ParamSpec
 from ._constraints import Positive as Positive
 from ._constraints import PositiveDefinite as PositiveDefinite
-from ._constraints import Ordered as Ordered
 from ._constraints import Real as Real
 from ._constraints import Simplex as Simplex
 from ._constraints import UnitInterval as UnitInterval
 from ._fit import fit as fit
+from ._inference import *  # noqa: F403  (names listed in _inference.__all__)
 from ._model import Model as Model
 from ._results import FitResult as FitResult
 from ._solvers import Newton as Newton
 from ._solvers import OptaxSolver as OptaxSolver
 from ._solvers import Status as Status
-
-from ._inference import *  # noqa: F403  (names listed in _inference.__all__)
 from .distributions import *  # noqa: F403  (names listed in distributions.__all__)
 from .regression import *  # noqa: F403  (names listed in regression.__all__)
 

@@ -7,6 +7,8 @@ cannot raise, so any problem becomes the fit's status code.
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -69,6 +71,25 @@ def fit(
         validate_inputs(model, data, weights)
         if init is not None:
             _validate_init(model, init)
+    if init is not None:
+        init = {key: jnp.asarray(value) for key, value in init.items()}
+    return _fit_compiled(
+        data,
+        weights,
+        init,
+        groups,
+        model=model,
+        solver=solver,
+        max_steps=int(max_steps),
+        tol=tol,
+        cov_type=cov_type,
+    )
+
+
+@functools.partial(jax.jit, static_argnames=("model", "solver", "max_steps", "tol", "cov_type"))
+def _fit_compiled(data, weights, init, groups, *, model, solver, max_steps, tol, cov_type):
+    # One compilation per (model, solver, options, shapes): repeated eager fits reuse it, and
+    # inside a caller's jit/vmap this simply inlines.
     return fit_prepared(model, data, weights, solver, init, max_steps, tol, cov_type, groups)
 
 
@@ -154,7 +175,9 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
     for path, leaf in leaves:
         label = leaf_label(path)
         if leaf.ndim == 0:
-            raise ValueError(f"{where}{label} is a scalar; every leaf needs a leading observation axis")
+            raise ValueError(
+                f"{where}{label} is a scalar; every leaf needs a leading observation axis"
+            )
         lengths[label] = leaf.shape[0]
         if not (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == bool):
             raise TypeError(f"{where}{label} has non-numeric dtype {leaf.dtype}")

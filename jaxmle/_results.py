@@ -237,14 +237,14 @@ def _format_summary(res: FitResult, level: float, names) -> str:
     width = 78
     status = Status(int(res.status))
     rows = [
-        ("Model:", res.model.name, "Log-likelihood:", f"{float(res.loglik):.6g}"),
+        ("Model:", res.model.name[:23], "Log-likelihood:", f"{float(res.loglik):.6g}"),
         ("No. observations:", _fmt_count(float(res.nobs)), "AIC:", f"{float(res.aic):.6g}"),
         ("Df model:", str(res.df_model), "BIC:", f"{float(res.bic):.6g}"),
         ("Status:", status.label, "Iterations:", str(int(res.n_iter))),
         ("Covariance:", res.cov_type, "Max |grad|:", f"{float(res.grad_norm):.3g}"),
     ]
     lines = [f"{'jaxmle maximum-likelihood fit':^{width}}", "=" * width]
-    lines += [f"{a:<18}{b:<22}{c:<18}{d:>20}" for a, b, c, d in rows]
+    lines += [f"{a:<18}{b:<24}{c:<16}{d:>20}" for a, b, c, d in rows]
     lines.append("=" * width)
     name_width = max(12, *(len(n) + 1 for n in names))
     header = (

@@ -14,7 +14,8 @@ the estimate. Where the log-likelihood is only known to a few digits (near-zero-
 problems), that threshold can be out of reach: if the trial steps collapse below ``xtol`` in
 relative size without decreasing ``f`` while the Hessian is positive definite, the fit sits at the
 floating-point noise floor of a curved optimum and also counts as converged; without a positive
-definite Hessian it is reported as ``STALLED``.
+definite Hessian it is reported as ``STALLED``. A stationary point whose Hessian is singular
+(a direction the data do not identify) stops with ``SINGULAR_HESSIAN``.
 
 Examples:
     >>> import jax.numpy as jnp
@@ -95,13 +96,18 @@ class Newton:
 
         damped_matrix = s.hessian + jnp.diag(s.damping * s.scale)
         damped, damped_ok = cholesky_solve(damped_matrix, s.g)
+        # A stationary point whose Hessian is singular (a non-identified direction): the damped
+        # decrement vanishes although the undamped system cannot be solved.
+        flat_optimum = ~newton_ok & damped_ok & (s.g @ damped <= tol * fscale)
         step = -jnp.where(polishing, newton, damped)
         step_ok = jnp.where(polishing, newton_ok, damped_ok)
 
         u_trial = s.u + step
         f_trial, g_trial, hess_trial = objective.derivatives(u_trial)
         finite = (
-            jnp.isfinite(f_trial) & jnp.all(jnp.isfinite(g_trial)) & jnp.all(jnp.isfinite(hess_trial))
+            jnp.isfinite(f_trial)
+            & jnp.all(jnp.isfinite(g_trial))
+            & jnp.all(jnp.isfinite(hess_trial))
         )
         predicted = -(s.g @ step + 0.5 * step @ s.hessian @ step)
         actual = s.f - f_trial
@@ -122,9 +128,11 @@ class Newton:
         tiny_step = jnp.max(jnp.abs(step)) <= xtol * (1.0 + jnp.max(jnp.abs(s.u)))
         collapsed = ~accept & step_ok & tiny_step
         noise_floor = collapsed & newton_ok & (decrement <= jnp.sqrt(tol) * fscale)
-        done = polishing | collapsed
-        status = jnp.where(
-            polishing | noise_floor, Status.CONVERGED, Status.STALLED
+        done = polishing | collapsed | flat_optimum
+        status = jnp.select(
+            [polishing | noise_floor, flat_optimum],
+            [Status.CONVERGED, Status.SINGULAR_HESSIAN],
+            Status.STALLED,
         ).astype(jnp.int32)
 
         pick = lambda new, old: jnp.where(accept, new, old)  # noqa: E731

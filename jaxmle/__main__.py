@@ -1,0 +1,7 @@
+"""``python -m jaxmle demo``."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,93 @@
+"""Eager calls validate their inputs and say what is wrong."""
+
+import jax.scipy.stats as jss
+import numpy as np
+import pytest
+
+import jaxmle as jm
+
+LINEAR = jm.Model(
+    lambda p, d: jss.norm.logpdf(d["y"], d["X"] @ p["beta"], p["sigma"]),
+    params={"beta": jm.Real(np.zeros(2)), "sigma": jm.Positive(1.0)},
+)
+
+
+def data(n=10):
+    rng = np.random.default_rng(0)
+    return {"X": rng.normal(size=(n, 2)), "y": rng.normal(size=n)}
+
+
+def test_mismatched_lengths():
+    bad = data()
+    bad["y"] = bad["y"][:7]
+    with pytest.raises(ValueError, match=r"disagree.*data\['X'\] has 10.*data\['y'\] has 7"):
+        jm.fit(LINEAR, bad)
+
+
+def test_nan_in_data_names_the_leaf_and_index():
+    bad = data()
+    bad["X"][3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"data\['X'\] contains 1 non-finite.*\(3, 1\)"):
+        jm.fit(LINEAR, bad)
+
+
+def test_inf_in_data():
+    bad = data()
+    bad["y"][0] = np.inf
+    with pytest.raises(ValueError, match=r"data\['y'\].*non-finite"):
+        jm.fit(LINEAR, bad)
+
+
+def test_negative_weights():
+    w = np.ones(10)
+    w[4] = -1.0
+    with pytest.raises(ValueError, match="weights must be non-negative.*index 4"):
+        jm.fit(LINEAR, data(), weights=w)
+
+
+def test_weights_of_the_wrong_shape_or_all_zero():
+    with pytest.raises(ValueError, match=r"weights must have shape \(10,\)"):
+        jm.fit(LINEAR, data(), weights=np.ones(9))
+    with pytest.raises(ValueError, match="all zero"):
+        jm.fit(LINEAR, data(), weights=np.zeros(10))
+
+
+def test_bad_init_and_unknown_parameters():
+    with pytest.raises(ValueError, match="outside the domain"):
+        jm.fit(LINEAR, data(), init={"sigma": -1.0})
+    with pytest.raises(ValueError, match="unknown parameter"):
+        jm.fit(LINEAR, data(), init={"tau": 1.0})
+
+
+def test_model_and_spec_errors():
+    with pytest.raises(TypeError, match="expected a spec"):
+        jm.Model(lambda p, x: x, params={"a": 1.0})
+    with pytest.raises(ValueError, match="low < high"):
+        jm.Interval(1.0, 0.0)
+    with pytest.raises(TypeError, match="solver must be"):
+        jm.fit(LINEAR, data(), solver="bfgs")
+
+
+def test_fit_many_names_the_bad_dataset():
+    good = np.random.default_rng(1).normal(size=20)
+    bad = good.copy()
+    bad[2] = np.nan
+    normal = jm.Model(lambda p, x: jss.norm.logpdf(x, p["m"], 1.0), params={"m": jm.Real(0.0)})
+    with pytest.raises(ValueError, match="dataset 1: data contains 1 non-finite"):
+        jm.fit_many(normal, [good, bad[:15]])
+    with pytest.raises(ValueError, match=r"shape \(B, n"):
+        jm.fit_many(normal, good)
+
+
+def test_user_validate_hook_runs_on_eager_calls():
+    def positive_only(x):
+        if np.any(np.asarray(x) <= 0):
+            raise ValueError("Exponential: data must be > 0")
+
+    model = jm.Model(
+        lambda p, x: jss.expon.logpdf(x, scale=1 / p["rate"]),
+        params={"rate": jm.Positive(1.0)},
+        validate=positive_only,
+    )
+    with pytest.raises(ValueError, match="Exponential: data must be > 0"):
+        jm.fit(model, np.array([1.0, -2.0]))
