@@ -65,6 +65,7 @@ def fit(
         >>> round(float(res.params["loc"]), 6), round(float(res.params["scale"]), 6)
         (1.75, 0.901388)
     """
+    model = model.bind(data)
     data = jax.tree_util.tree_map(jnp.asarray, data)
     weights = None if weights is None else jnp.asarray(weights)
     if not _is_traced((data, weights, init, groups)):
@@ -182,10 +183,13 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
         if not (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == bool):
             raise TypeError(f"{where}{label} has non-numeric dtype {leaf.dtype}")
         values = np.asarray(leaf)
-        if not np.all(np.isfinite(values)):
-            bad = np.argwhere(~np.isfinite(values))
+        may_be_infinite = _top_key(path) in model.infinite_data_keys
+        invalid = np.isnan(values) if may_be_infinite else ~np.isfinite(values)
+        if np.any(invalid):
+            bad = np.argwhere(invalid)
+            kind = "NaN" if may_be_infinite else "non-finite value(s) (NaN or inf)"
             raise ValueError(
-                f"{where}{label} contains {len(bad)} non-finite value(s) (NaN or inf), first at "
+                f"{where}{label} contains {len(bad)} {kind}, first at "
                 f"index {tuple(int(i) for i in bad[0])}"
             )
     if len(set(lengths.values())) > 1:
@@ -213,6 +217,11 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
         model.validate_data(data)
     except ValueError as err:
         raise ValueError(f"{where}{err}") from None
+
+
+def _top_key(path):
+    """The top-level dict key of a leaf path (``None`` for other containers)."""
+    return getattr(path[0], "key", None) if path else None
 
 
 def _validate_init(model: Model, init: dict) -> None:

@@ -60,6 +60,9 @@ class Model:
     :meth:`validate_data` and, where they know it, :meth:`objective_derivatives`.
     """
 
+    #: Top-level data keys whose values may be +-inf (e.g. censoring bounds); NaN is never valid.
+    infinite_data_keys: tuple[str, ...] = ()
+
     def __init__(
         self,
         logpdf: Callable,
@@ -90,6 +93,15 @@ class Model:
 
     def __repr__(self) -> str:
         return f"{self.name}({', '.join(self.specs)})"
+
+    def bind(self, data) -> Model:
+        """The model to fit to ``data`` (called on the raw data before it becomes arrays).
+
+        Models whose parameter shapes depend on the data (a regression's ``beta`` has one entry per
+        column of ``X``) return a sized copy, taking e.g. column names from a pandas DataFrame.
+        The default returns ``self``.
+        """
+        return self
 
     # -- the likelihood -------------------------------------------------------------------------
     def logpdf(self, params: dict, data) -> jax.Array:

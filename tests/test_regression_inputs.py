@@ -1,0 +1,121 @@
+"""Regressions: separation and non-existence of the MLE, eager input validation, names."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import jaxmle as jm
+
+RNG = np.random.default_rng(3)
+N = 40
+X3 = np.column_stack([np.ones(N), RNG.normal(size=N), RNG.normal(size=N)])
+LOGIT = jm.Logit()  # shared: one compilation for every (40, 3) binary dataset below
+
+
+def status(res):
+    return jm.Status(int(res.status))
+
+
+# -- separation ----------------------------------------------------------------------------------
+def test_complete_separation_is_flagged():
+    y = (X3[:, 1] > 0).astype(float)  # beta = (0, 1, 0) separates completely by construction
+    res = jm.fit(LOGIT, {"X": X3, "y": y})
+    assert status(res) == jm.Status.SEPARATION and not bool(res.converged)
+    assert LOGIT.separated_coefficients(res, {"X": X3, "y": y})[1]
+
+
+def test_quasi_complete_separation_flags_the_dummy():
+    dummy = (X3[:, 1] > 0.5).astype(float)
+    y = np.where(dummy == 1, 1.0, RNG.integers(0, 2, N))
+    data = {"X": np.column_stack([np.ones(N), dummy, X3[:, 2]]), "y": y}
+    res = jm.fit(LOGIT, data)
+    assert status(res) == jm.Status.SEPARATION
+    assert LOGIT.separated_coefficients(res, data).tolist() == [False, True, False]
+    probit = jm.fit(jm.Probit(), data)
+    assert status(probit) == jm.Status.SEPARATION
+
+
+def test_no_separation_converges():
+    data = {"X": X3, "y": RNG.integers(0, 2, N).astype(float)}
+    res = jm.fit(LOGIT, data)
+    assert bool(res.converged)
+    assert not LOGIT.separated_coefficients(res, data).any()
+
+
+def test_poisson_zero_count_category():
+    group = np.arange(60) % 3
+    X = np.column_stack([np.ones(60), group == 1, group == 2]).astype(float)
+    y = RNG.poisson(3.0, 60).astype(float)
+    y[group == 2] = 0.0
+    model = jm.PoissonRegression()
+    res = jm.fit(model, {"X": X, "y": y})
+    assert status(res) == jm.Status.SEPARATION
+    assert model.separated_coefficients(res, {"X": X, "y": y}).tolist() == [False, False, True]
+
+
+def test_multinomial_empty_cell():
+    group = np.arange(60) % 3
+    X = np.column_stack([np.ones(60), group == 1, group == 2]).astype(float)
+    y = RNG.integers(0, 3, 60).astype(float)
+    y[(group == 2) & (y == 1)] = 0.0  # class 1 never occurs in group 2
+    model = jm.MultinomialLogit(n_classes=3)
+    res = jm.fit(model, {"X": X, "y": y})
+    assert status(res) == jm.Status.SEPARATION
+    mask = model.separated_coefficients(res, {"X": X, "y": y})
+    assert mask.tolist() == [[False, False], [False, False], [True, False]]
+
+
+# -- validation ----------------------------------------------------------------------------------
+def bad(model, data, match):
+    with pytest.raises(ValueError, match=match):
+        jm.fit(model, data)
+
+
+def test_shape_errors():
+    y = np.zeros(N)
+    bad(jm.Logit(), {"X": X3[:, 1], "y": y}, r"data\['X'\] must be 2-D")
+    bad(jm.Logit(), {"X": X3, "y": y[:-1]}, "number of observations")
+    bad(jm.Logit(), {"X": X3, "y": np.zeros((N, 1))}, r"data\['y'\] must be 1-D")
+    bad(jm.Logit(), {"X": X3}, "must be a dict with 'X'")
+    bad(jm.Logit(), {"X": X3, "y": y, "wieghts": y}, "unknown data key")
+    bad(jm.PoissonRegression(), {"X": X3, "y": y, "trials": y}, "unknown data key")
+    bad(jm.Logit(n_features=2), {"X": X3, "y": y}, "sized for X with 2 columns")
+
+
+def test_response_errors():
+    y01 = (X3[:, 1] > 0).astype(float)
+    bad(jm.Logit(), {"X": X3, "y": y01 * 2.0}, r"Logit: data\['y'\] must be y in \{0, 1")
+    bad(jm.Probit(), {"X": X3, "y": y01 - 0.5}, "Probit")
+    trials = np.full(N, 3.0)
+    bad(jm.Logit(), {"X": X3, "y": trials + 1.0, "trials": trials}, "trials < y")
+    bad(jm.Logit(), {"X": X3, "y": y01, "trials": trials - 0.5}, "integer trials")
+    bad(jm.PoissonRegression(), {"X": X3, "y": -y01}, "non-negative integer count")
+    bad(jm.NegativeBinomialRegression(), {"X": X3, "y": y01 + 0.5}, "non-negative integer")
+    bad(jm.GammaRegression(), {"X": X3, "y": y01}, r"y > 0")
+    bad(jm.GLM("inverse_gaussian"), {"X": X3, "y": -1.0 - y01}, r"y > 0")
+    bad(jm.MultinomialLogit(n_classes=2), {"X": X3, "y": y01 * 2}, r"labels in 0..1")
+
+
+def test_constructor_errors():
+    with pytest.raises(ValueError, match="family must be one of"):
+        jm.GLM("poison")
+    with pytest.raises(ValueError, match="link must be one of"):
+        jm.GLM("poisson", "sqrt")
+    with pytest.raises(ValueError, match="'log' or 'inverse'"):
+        jm.GammaRegression("identity")
+    with pytest.raises(ValueError, match="n_classes must be an integer >= 2"):
+        jm.MultinomialLogit(n_classes=1)
+    with pytest.raises(ValueError, match="disagrees"):
+        jm.Logit(n_features=2, names=["a", "b", "c"])
+    with pytest.raises(AttributeError, match="not sized yet"):
+        _ = jm.Logit().param_names
+
+
+# -- names ---------------------------------------------------------------------------------------
+def test_names_from_dataframe_and_constructor():
+    frame = pd.DataFrame(X3, columns=["const", "age", "income"])
+    bound = jm.LinearRegression().bind({"X": frame, "y": np.zeros(N)})
+    assert bound.param_names == ("const", "age", "income", "sigma")
+    model = jm.MultinomialLogit(n_classes=3, names=frame.columns)
+    assert model.param_names[:2] == ("const[y=1]", "const[y=2]")
+    assert jm.GLM("gamma", "log", names=["a", "b"]).param_names == ("a", "b", "scale")
