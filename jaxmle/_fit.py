@@ -49,7 +49,11 @@ def fit(
             overrides the model's data-driven start.
         max_steps: iteration budget; a fit that runs out reports ``Status.MAX_STEPS``.
         tol: solver tolerance (see :class:`~jaxmle.Newton`); default depends on the dtype.
-        cov_type: covariance of the estimate; ``"observed"`` is the inverse observed information.
+        cov_type: covariance of the estimate: ``"observed"`` (inverse observed information,
+            default), ``"expected"`` (inverse Fisher information, where the model supplies it),
+            ``"HC0"`` (sandwich ``H^{-1} (sum_i w_i s_i s_i') H^{-1}`` from per-observation
+            scores), ``"HC1"`` (HC0 times ``n / (n - k)``) or ``"cluster"`` (sandwich of cluster
+            score sums with the correction ``G/(G-1) * (N-1)/(N-K)``).
         groups: cluster labels ``(n,)`` for ``cov_type="cluster"``.
 
     Returns:
@@ -70,6 +74,8 @@ def fit(
     weights = None if weights is None else jnp.asarray(weights)
     if not _is_traced((data, weights, init, groups)):
         validate_inputs(model, data, weights)
+        if groups is not None:
+            validate_groups(groups, n_observations(data))
         if init is not None:
             _validate_init(model, init)
     if init is not None:
@@ -217,6 +223,15 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
         model.validate_data(data)
     except ValueError as err:
         raise ValueError(f"{where}{err}") from None
+
+
+def validate_groups(groups, n: int, where: str = "") -> None:
+    """Cluster labels: shape ``(n,)`` and no NaN."""
+    labels = np.asarray(groups)
+    if labels.shape != (n,):
+        raise ValueError(f"{where}groups must have shape ({n},) to match data, got {labels.shape}")
+    if np.issubdtype(labels.dtype, np.floating) and np.any(np.isnan(labels)):
+        raise ValueError(f"{where}groups contain NaN labels")
 
 
 def _top_key(path):

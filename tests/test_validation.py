@@ -91,3 +91,12 @@ def test_user_validate_hook_runs_on_eager_calls():
     )
     with pytest.raises(ValueError, match="Exponential: data must be > 0"):
         jm.fit(model, np.array([1.0, -2.0]))
+
+
+def test_cluster_groups_are_checked():
+    with pytest.raises(ValueError, match=r"groups must have shape \(10,\)"):
+        jm.fit(LINEAR, data(), cov_type="cluster", groups=np.arange(9))
+    with pytest.raises(ValueError, match="NaN labels"):
+        jm.fit(LINEAR, data(), cov_type="cluster", groups=np.full(10, np.nan))
+    with pytest.raises(ValueError, match="cov_type must be one of"):
+        jm.fit(LINEAR, data(), cov_type="HC9")

@@ -1,8 +1,27 @@
 """Covariance of the estimate on the unconstrained scale, and the delta method to the natural one.
 
-``observed`` (default) is the inverse observed information, ``H^{-1}`` with ``H`` the Hessian of
-the negative log-likelihood at the optimum. A Hessian that is not numerically positive definite
-gives an all-NaN covariance (and the fit's status says so); nothing raises.
+With ``f(u) = -sum_i w_i l_i(u)`` the weighted negative log-likelihood, ``H`` its Hessian at the
+optimum ``u_hat`` and ``s_i = d l_i / du`` the per-observation scores (unweighted), the
+``cov_type`` choices are
+
+* ``"observed"`` (default): ``H^{-1}``, the inverse observed information.
+* ``"expected"``: ``I^{-1}`` with ``I`` the Fisher information from the model's
+  :meth:`~jaxmle.Model.expected_information` hook; models without it raise ``ValueError``.
+* ``"HC0"``: the sandwich ``H^{-1} M H^{-1}`` with meat ``M = sum_i w_i s_i s_i'``. With frequency
+  weights a row of weight ``k`` contributes exactly what ``k`` copies of it would.
+* ``"HC1"``: ``HC0 * n / (n - k)``, ``n = sum_i w_i`` and ``k`` the number of free parameters
+  (the textbook correction for every model; statsmodels applies it only to OLS).
+* ``"cluster"``: the sandwich with meat ``sum_g S_g S_g'``, ``S_g = sum_{i in g} w_i s_i`` summed
+  over the clusters given by ``groups``, times statsmodels' default small-sample correction
+  ``G / (G - 1) * (n - 1) / (n - k)``. ``G`` counts the clusters holding positive weight, so
+  padding rows (weight 0) never add a cluster. Labels may be any integers (or floats), in any
+  order; they are ranked inside ``jit`` without a Python-side ``unique``.
+
+Every choice is computed on the unconstrained scale and mapped to the natural one by the delta
+method; at the optimum this equals computing it on the natural scale directly, because both the
+information and the scores transform with the Jacobian ``J = dT/du`` (``H_u = J' H_theta J``,
+``s_u = J' s_theta``). An information matrix that is not numerically positive definite gives an
+all-NaN covariance and ``ok=False`` (the fit's status says so); nothing raises inside ``jit``.
 """
 
 from __future__ import annotations
@@ -10,7 +29,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-COV_TYPES = ("observed",)
+COV_TYPES = ("observed", "expected", "HC0", "HC1", "cluster")
 
 
 def inverse_information(information: jax.Array):
@@ -24,10 +43,79 @@ def inverse_information(information: jax.Array):
 
 
 def unconstrained_covariance(model, u, data, weights, hessian, cov_type: str, groups=None):
-    """Covariance of ``u_hat`` for the requested ``cov_type``; returns ``(cov_u, ok)``."""
+    """Covariance of ``u_hat`` for the requested ``cov_type``; returns ``(cov_u, ok)``.
+
+    Args:
+        model: the fitted model.
+        u: the estimate on the unconstrained scale, ``(k,)``.
+        data: the data pytree (leading axis ``n``).
+        weights: ``(n,)`` frequency weights (0 for padding).
+        hessian: Hessian of the weighted negative log-likelihood at ``u``, ``(k, k)``.
+        cov_type: one of ``COV_TYPES``.
+        groups: ``(n,)`` cluster labels, required for ``"cluster"`` and ignored otherwise.
+
+    Raises:
+        ValueError: at trace time, for an unknown ``cov_type``, ``"expected"`` on a model without
+            expected information, or ``"cluster"`` without ``groups`` of shape ``(n,)``.
+    """
     if cov_type not in COV_TYPES:
         raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
-    return inverse_information(hessian)
+    if cov_type == "observed":
+        return inverse_information(hessian)
+    if cov_type == "expected":
+        information = model.expected_information(u, data, weights)
+        if information is None:
+            raise ValueError(
+                f"cov_type='expected': model {model.name} does not supply expected_information; "
+                "use cov_type='observed' or override Model.expected_information"
+            )
+        return inverse_information(information)
+    bread, ok = inverse_information(hessian)
+    scores = observation_scores(model, u, data, weights)
+    nobs = jnp.sum(weights)
+    k = u.shape[0]
+    if cov_type == "cluster":
+        meat, n_groups = _cluster_meat(scores, weights, groups)
+        correction = n_groups / (n_groups - 1.0) * (nobs - 1.0) / (nobs - k)
+    else:
+        meat = jnp.einsum("n,ni,nj->ij", weights, scores, scores)
+        correction = nobs / (nobs - k) if cov_type == "HC1" else jnp.ones((), u.dtype)
+    return correction * (bread @ meat @ bread), ok
+
+
+def observation_scores(model, u, data, weights) -> jax.Array:
+    """Per-observation scores ``d logpdf_i / du``, ``(n, k)``; zero on rows of zero weight."""
+
+    def terms(v):
+        return model.logpdf(model.from_unconstrained(v), data)
+
+    scores = jax.jacfwd(terms)(u)
+    return jnp.where(weights[:, None] > 0, scores, 0.0)
+
+
+def _cluster_meat(scores, weights, groups):
+    """``(sum_g S_g S_g', G)`` with ``S_g`` the weighted score total of cluster ``g``."""
+    n = scores.shape[0]
+    if groups is None:
+        raise ValueError("cov_type='cluster' needs groups=: one integer cluster label per row")
+    groups = jnp.asarray(groups)
+    if groups.shape != (n,):
+        raise ValueError(f"groups must have shape ({n},) to match data, got {groups.shape}")
+    labels = dense_labels(groups)
+    totals = jax.ops.segment_sum(weights[:, None] * scores, labels, num_segments=n)
+    mass = jax.ops.segment_sum(weights, labels, num_segments=n)
+    n_groups = jnp.sum(mass > 0).astype(scores.dtype)
+    return totals.T @ totals, n_groups
+
+
+def dense_labels(groups: jax.Array) -> jax.Array:
+    """Rank arbitrary labels into ``0, 1, ..., G-1`` (traceable: sort, mark changes, cumsum)."""
+    order = jnp.argsort(groups)
+    ordered = groups[order]
+    starts = jnp.concatenate(
+        [jnp.zeros((1,), jnp.int32), (ordered[1:] != ordered[:-1]).astype(jnp.int32)]
+    )
+    return jnp.zeros_like(order).at[order].set(jnp.cumsum(starts))
 
 
 def delta_method(model, u, cov_u):
