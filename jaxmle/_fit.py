@@ -174,7 +174,12 @@ def leaf_label(path) -> str:
 
 
 def validate_inputs(model: Model, data, weights, where: str = "") -> None:
-    """Eager checks: shapes agree, values finite, weights valid, data in the model's support."""
+    """Eager checks: shapes agree, values finite, weights valid, data in the model's support.
+
+    Messages start with ``where`` (e.g. ``"dataset 3: "``) and name the model and the argument.
+    """
+    prefix = where
+    where = f"{where}{model.name}: "
     leaves = jax.tree_util.tree_flatten_with_path(data)[0]
     if not leaves:
         raise ValueError(f"{where}data is empty: it must hold at least one array")
@@ -222,7 +227,7 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
     try:
         model.validate_data(data)
     except ValueError as err:
-        raise ValueError(f"{where}{err}") from None
+        raise ValueError(f"{prefix}{err}") from None
 
 
 def validate_groups(groups, n: int, where: str = "") -> None:

@@ -45,20 +45,9 @@ def _scipy_censored_fit(make, start, x, event):
     return np.exp(opt.x), -opt.fun
 
 
-GAMMA_SF_NOT_TWICE_DIFFERENTIABLE = pytest.mark.xfail(
-    raises=NotImplementedError,
-    strict=True,
-    reason="Gamma.logsf uses lax.igamma, whose derivative in the shape (igamma_grad_a) has no "
-    "derivative itself, so the Newton Hessian cannot be formed",
-)
-
-
 @pytest.mark.parametrize(
     "name",
-    [
-        pytest.param(name, marks=GAMMA_SF_NOT_TWICE_DIFFERENTIABLE if name == "Gamma" else ())
-        for name in sorted(SCIPY)
-    ],
+    [name for name in sorted(SCIPY)],
 )
 def test_right_censored_fit_matches_scipy_optimisation(name):
     family = getattr(jm, name)()

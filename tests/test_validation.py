@@ -73,7 +73,7 @@ def test_fit_many_names_the_bad_dataset():
     bad = good.copy()
     bad[2] = np.nan
     normal = jm.Model(lambda p, x: jss.norm.logpdf(x, p["m"], 1.0), params={"m": jm.Real(0.0)})
-    with pytest.raises(ValueError, match="dataset 1: data contains 1 non-finite"):
+    with pytest.raises(ValueError, match="dataset 1: Model: data contains 1 non-finite"):
         jm.fit_many(normal, [good, bad[:15]])
     with pytest.raises(ValueError, match=r"shape \(B, n"):
         jm.fit_many(normal, good)

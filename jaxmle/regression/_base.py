@@ -56,6 +56,7 @@ class RegressionModel(Model):
                 )
             n_features = len(self.feature_names)
         self.n_features = None
+        self.fixed_width = n_features is not None  # the user fixed p: other widths are errors
         if n_features is not None:
             self.size_for(int(n_features))
 
@@ -106,13 +107,16 @@ class RegressionModel(Model):
     def bind(self, data) -> RegressionModel:
         """A model sized for ``data["X"]``, named after its columns when ``X`` is a DataFrame.
 
-        Returns ``self`` when it is already sized to that width and no new names are found; the
-        sized instances are cached per (width, names), so repeated binds reuse compiled fits.
+        Returns ``self`` (sized on first contact) when it fits that width and no new names are
+        found, or when the user fixed the width (``n_features``/``names``: another width is then
+        an error). Otherwise a sized copy, cached per (width, names) so repeated binds reuse
+        compiled fits.
         """
         X = data["X"]
         columns = getattr(X, "columns", None)
         p = int(np.shape(X)[-1])
-        if columns is None and self.n_features == p:
+        if self.fixed_width or (columns is None and self.n_features in (None, p)):
+            self.size_for(p)  # first contact sizes this instance, as the user would expect
             return self
         names = self.feature_names if columns is None else tuple(str(c) for c in columns)
         cache = self.__dict__.setdefault("_bound", {})

@@ -1,0 +1,209 @@
+"""`Family`: the shared base of the built-in distribution families, plus helpers for them.
+
+A family is a :class:`~jaxmle.Model` whose data is the raw array of observations ``x`` (shape
+``(n,)`` for scalar families, ``(n, d)`` for vector ones, or a small dict such as Binomial's
+``{"y", "trials"}``). On top of the model contract it knows its distribution: per-observation log
+density, log CDF and log survival function (where they exist), a sampler, a data-driven weighted
+start (the model's ``init_params``) and an eager support check (the model's ``validate_data``).
+
+Where a family knows its per-observation Fisher information ``I(theta)`` on the natural scale it
+implements :meth:`Family.fisher_information`, and :meth:`Family.expected_information` turns it into
+the information of the weighted objective on the unconstrained scale,
+
+    I_u = (sum_i w_i) * J^T I(theta) J,    J = d flatten(T(u)) / du.
+
+Examples:
+    >>> import jax.numpy as jnp, jax.scipy.stats as jss
+    >>> import jaxmle as jm
+    >>> from jaxmle.distributions._family import Family, weighted_mean, weighted_var
+    >>> class MyNormal(Family):
+    ...     support_description = "x real"
+    ...     def __init__(self):
+    ...         super().__init__({"loc": jm.Real(0.0), "scale": jm.Positive(1.0)})
+    ...     def log_density(self, params, x):
+    ...         return jss.norm.logpdf(x, params["loc"], params["scale"])
+    ...     def start(self, x, weights):
+    ...         m = weighted_mean(x, weights)
+    ...         return {"loc": m, "scale": jnp.sqrt(weighted_var(x, weights, m))}
+    >>> res = jm.fit(MyNormal(), jnp.array([0.5, 1.5, 2.0, 3.0]))
+    >>> round(float(res.params["loc"]), 6)
+    1.75
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .._constraints import ParamSpec
+from .._model import Model
+
+__all__ = [
+    "Family",
+    "log1mexp",
+    "support_error",
+    "weighted_mean",
+    "weighted_quantile",
+    "weighted_var",
+]
+
+
+class Family(Model):
+    """Base class of the built-in families.
+
+    Subclasses call ``super().__init__(params={...}, name=...)`` and implement
+    :meth:`log_density`; the others are optional. :meth:`~jaxmle.Model.logpdf` evaluates
+    :meth:`log_density` on the data, :meth:`~jaxmle.Model.init_params` fills the specs' defaults
+    with :meth:`start`, :meth:`~jaxmle.Model.validate_data` calls :meth:`check_support`.
+
+    Args:
+        params: ordered mapping from parameter name to spec (natural constraints).
+        name: label in summaries and error messages; defaults to the class name.
+
+    Attributes:
+        support_description: the support in words, used in error messages (e.g. ``"x > 0"``).
+    """
+
+    support_description: str = "x real"
+
+    def __init__(self, params: Mapping[str, ParamSpec], *, name: str | None = None):
+        super().__init__(self._logpdf_data, params=params, name=name or type(self).__name__)
+
+    def _logpdf_data(self, params: dict, data) -> jax.Array:
+        return self.log_density(params, data)
+
+    # -- the distribution ----------------------------------------------------------------------
+    def log_density(self, params: dict, x) -> jax.Array:
+        """Per-observation log density (or log mass) of ``x``, shape ``(n,)``."""
+        raise NotImplementedError
+
+    def logcdf(self, params: dict, x) -> jax.Array:
+        """Per-observation ``log F(x)``, shape ``(n,)``."""
+        raise NotImplementedError(f"{self.name} has no logcdf")
+
+    def logsf(self, params: dict, x) -> jax.Array:
+        """Per-observation log survival function ``log(1 - F(x))``, shape ``(n,)``."""
+        raise NotImplementedError(f"{self.name} has no logsf")
+
+    def sample(self, key: jax.Array, params: dict, shape: tuple[int, ...] = ()) -> jax.Array:
+        """Draws of shape ``shape`` (followed by the event shape) at ``params``."""
+        raise NotImplementedError(f"{self.name} has no sampler")
+
+    def start(self, x, weights: jax.Array) -> dict:
+        """Data-driven starting values (natural scale, any subset of parameters); traceable.
+
+        ``weights`` are frequency weights, possibly zero for padded rows, which must then not
+        influence the start.
+        """
+        return {}
+
+    def in_support(self, x) -> np.ndarray:
+        """Boolean mask (numpy) of the entries of concrete ``x`` inside the support."""
+        return np.isfinite(x)
+
+    def check_support(self, x) -> None:
+        """Raise ``ValueError`` naming the family and the offending values when concrete ``x``
+        leaves the support (NaN and infinities included)."""
+        x = np.asarray(x)
+        bad = ~np.asarray(self.in_support(x), dtype=bool)
+        if np.any(bad):
+            raise support_error(self.name, x, bad, self.support_description)
+
+    def fisher_information(self, params: dict) -> jax.Array | None:
+        """Per-observation Fisher information on the natural scale, ``(k, k)`` over the
+        flattened parameters (order ``param_names``); ``None`` when not known in closed form."""
+        return None
+
+    # -- Model hooks ---------------------------------------------------------------------------
+    def init_params(self, data, weights) -> dict:
+        start = {key: jnp.asarray(spec.init) for key, spec in self.specs.items()}
+        start.update(self.start(data, weights))
+        return start
+
+    def validate_data(self, data) -> None:
+        self.check_support(data)
+
+    def expected_information(self, u: jax.Array, data, weights: jax.Array):
+        """``(sum_i w_i) J^T I(theta) J`` on the unconstrained scale, or ``None``."""
+        info = self.fisher_information(self.from_unconstrained(u))
+        if info is None:
+            return None
+        jac = jax.jacfwd(lambda v: self.flatten(self.from_unconstrained(v)))(u)
+        return jnp.sum(weights) * (jac.T @ info @ jac)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def support_error(family: str, x, bad_mask, description: str) -> ValueError:
+    """A uniform ``ValueError`` for data outside a family's support.
+
+    Args:
+        family: the family's name.
+        x: the concrete data (numpy-convertible).
+        bad_mask: boolean array, True where ``x`` is outside the support.
+        description: the support in words, e.g. ``"x > 0"``.
+
+    Returns:
+        The error (to ``raise``), naming the family, the count, the first few offending values
+        and the index of the first.
+
+    Examples:
+        >>> import numpy as np
+        >>> print(support_error("Gamma", np.array([1.0, -2.0, 0.0]), np.array([0, 1, 1], bool),
+        ...                     "x > 0"))
+        Gamma: data must satisfy x > 0; found 2 value(s) outside the support: [-2.0, 0.0] (first at index 1)
+    """  # noqa: E501
+    x = np.asarray(x)
+    bad_mask = np.asarray(bad_mask, dtype=bool)
+    where = np.argwhere(bad_mask)
+    values = x[bad_mask][:5].tolist()
+    more = ", ..." if len(where) > 5 else ""
+    first = tuple(int(i) for i in where[0])
+    index = first[0] if len(first) == 1 else first
+    return ValueError(
+        f"{family}: data must satisfy {description}; found {len(where)} value(s) outside the "
+        f"support: {str(values)[:-1]}{more}] (first at index {index})"
+    )
+
+
+def weighted_mean(x: jax.Array, weights: jax.Array, axis: int = 0) -> jax.Array:
+    """``sum_i w_i x_i / sum_i w_i`` along ``axis`` (frequency weights, zeros allowed)."""
+    w = jnp.expand_dims(weights, tuple(range(1, jnp.ndim(x)))) if jnp.ndim(x) > 1 else weights
+    return jnp.sum(w * x, axis=axis) / jnp.sum(weights)
+
+
+def weighted_var(x: jax.Array, weights: jax.Array, mean: jax.Array | None = None) -> jax.Array:
+    """Maximum-likelihood (divisor ``sum w``) weighted variance of a 1-D ``x``."""
+    mean = weighted_mean(x, weights) if mean is None else mean
+    return weighted_mean((x - mean) ** 2, weights)
+
+
+def weighted_quantile(x: jax.Array, weights: jax.Array, q) -> jax.Array:
+    """Weighted ``q``-quantile of a 1-D ``x`` with frequency weights (traceable).
+
+    With ``W = sum w`` and the sorted sample, the quantile is the midpoint of the first value whose
+    cumulative weight reaches ``q W`` and the first whose cumulative weight exceeds it; for unit
+    weights and ``q = 1/2`` this is the ordinary median. Zero-weight rows are never selected.
+    """
+    order = jnp.argsort(x)
+    xs, cw = x[order], jnp.cumsum(weights[order])
+    target = q * cw[-1]
+    lower = xs[jnp.argmax(cw >= target)]
+    upper = xs[jnp.argmax(cw > target)]
+    upper = jnp.where(jnp.any(cw > target), upper, lower)
+    return 0.5 * (lower + upper)
+
+
+def log1mexp(a: jax.Array) -> jax.Array:
+    """``log(1 - exp(a))`` for ``a <= 0``, accurate on both sides of ``-log 2`` (Maechler 2012).
+
+    Each branch sees only its own range (safe dummies elsewhere), so gradients stay finite.
+    """
+    near = a > -jnp.log(2.0)
+    return jnp.where(
+        near,
+        jnp.log(-jnp.expm1(jnp.where(near, a, -1.0))),
+        jnp.log1p(-jnp.exp(jnp.where(near, -1.0, a))),
+    )
