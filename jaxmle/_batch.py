@@ -1,25 +1,45 @@
-"""`fit_many`: many datasets in one call: stacked or ragged, chunked, jit-compiled once.
+"""`fit_many`: many datasets in one call: stacked or ragged, chunked, bucketed, sharded.
 
-Ragged datasets are padded to a common length: padded rows repeat the dataset's first row (so the
-log-density stays finite and in the support) and get weight 0, so they change no estimate,
-log-likelihood or ``nobs``.
+The batch is fitted chunk by chunk with one compiled ``jit(vmap(fit))`` per chunk shape:
+
+* **Chunking** bounds memory and keeps each chunk's data in cache: only two chunks are in flight at
+  a time, so peak memory is the input plus a few chunks, whatever the batch size.
+* **Buckets.** Shapes are rounded up to *bucket sizes* ``k * 2**e`` with ``k`` in 4..7 (at most 25%
+  padding): ragged datasets are padded to a bucketed length and a batch smaller than one chunk to
+  a bucketed count, so batches of many different sizes share a few compiled
+  programs. A new batch with the same bucketed shapes never recompiles.
+* **Padding** never changes a result: padded rows repeat the dataset's first row (so the
+  log-density stays finite and in the support) with weight 0; padded datasets repeat the batch's
+  last dataset and are dropped from the result.
+* **Sharding** (``devices=``): each chunk is split over a 1-D mesh of devices along the batch axis
+  and every device runs its own solver loop on its share (``shard_map``), so a device stops as soon
+  as its own fits have converged.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import sys
 import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding
+from jax.sharding import PartitionSpec as P
 
 from ._fit import DEFAULT_MAX_STEPS, _validate_init, fit_prepared, validate_inputs
 from ._model import Model
 from ._results import FitResult
 
-__all__ = ["fit_many", "pad_datasets"]
+__all__ = ["bucket_size", "fit_many", "pad_datasets"]
+
+#: Bytes of data per chunk aimed at by the automatic chunk size, per platform. On a CPU a chunk
+#: should stay in the last-level cache across solver iterations; accelerators want large chunks.
+_CHUNK_BYTES = {"cpu": 2 * 2**20}
+_CHUNK_BYTES_ACCELERATOR = 512 * 2**20
+_MIN_CHUNK, _MAX_CHUNK = 32, 2**16
 
 
 def fit_many(
@@ -34,19 +54,26 @@ def fit_many(
     cov_type: str = "observed",
     groups=None,
     chunk_size: int | None = None,
+    devices=None,
     progress: bool = False,
 ) -> FitResult:
     """Fit ``model`` to every dataset of a batch; one :class:`~jaxmle.FitResult` with axis ``B``.
 
     Args:
         model: the model fitted to every dataset.
-        datasets: either a stacked pytree whose leaves have shape ``(B, n, ...)``, or a list of
-            ``B`` datasets (pytrees with leading axis ``n_b``) of possibly different sizes.
+        datasets: either a stacked pytree whose leaves have shape ``(B, n, ...)`` (numpy or JAX
+            arrays), or a list of ``B`` datasets (pytrees with leading axis ``n_b``) of possibly
+            different sizes, which are padded to a common bucketed length.
         weights: ``(B, n)`` frequency weights for stacked input, or a list of ``(n_b,)`` arrays.
         solver, init, max_steps, tol, cov_type: as in :func:`~jaxmle.fit`, shared by all fits.
         groups: cluster labels, ``(B, n)`` or a list of ``(n_b,)`` arrays.
-        chunk_size: fit at most this many datasets at a time to bound memory; every chunk has the
-            same shape (the last one is padded), so compilation happens once.
+        chunk_size: fit at most this many datasets at a time. ``None`` picks a size from the
+            bytes per dataset (a few MiB of data per chunk on CPU, hundreds on accelerators).
+            Every chunk has this size (the last one is padded); a batch smaller than one chunk is
+            padded to a bucket size instead.
+        devices: ``None`` to run on the default device; ``"all"`` for every local device
+            (``jax.local_devices()``), or a sequence of devices. Each chunk is sharded over them
+            along the batch axis (padded to a multiple of their number).
         progress: print one line per finished chunk to stderr.
 
     Returns:
@@ -62,16 +89,23 @@ def fit_many(
         >>> [round(float(m), 6) for m in res.params["loc"]]
         [1.0, 3.0]
     """
-    if isinstance(datasets, (list, tuple)):
+    ragged = isinstance(datasets, (list, tuple))
+    if ragged and not datasets:
+        raise ValueError("datasets is an empty list")
+    first = datasets[0] if ragged else jax.tree_util.tree_map(lambda leaf: leaf[0], datasets)
+    model = model.bind(first)
+    if ragged:
         data, weights, groups = _stack_ragged(model, datasets, weights, groups)
     else:
         data, weights, groups = _check_stacked(model, datasets, weights, groups)
     if init is not None:
         _validate_init(model, init)
         init = {key: jnp.asarray(value) for key, value in init.items()}
+    mesh = _mesh(devices)
+    n_devices = 1 if mesh is None else mesh.size
 
     batch = int(jax.tree_util.tree_leaves(data)[0].shape[0])
-    chunk = batch if chunk_size is None else max(1, min(int(chunk_size), batch))
+    chunk = _chunk_size(chunk_size, data, batch, n_devices)
     solve = functools.partial(
         _fit_batch,
         model=model,
@@ -79,28 +113,67 @@ def fit_many(
         max_steps=int(max_steps),
         tol=tol,
         cov_type=cov_type,
+        mesh=mesh,
     )
+    place = _placement(mesh)
     pieces, started = [], time.perf_counter()
     for start in range(0, batch, chunk):
         stop = min(start + chunk, batch)
-        index = np.arange(start, start + chunk).clip(max=batch - 1)
-        take = lambda tree: jax.tree_util.tree_map(lambda leaf: leaf[index], tree)  # noqa: E731
-        result = solve(take(data), take(weights), init, None if groups is None else take(groups))
-        pieces.append(jax.tree_util.tree_map(lambda leaf: leaf[: stop - start], result))
+        index = np.minimum(np.arange(start, start + chunk), batch - 1)
+        take = functools.partial(_take, index=index, contiguous=stop - start == chunk, place=place)
+        pieces.append(solve(take(data), take(weights), init, take(groups)))
+        # Keep at most two chunks in flight: memory stays bounded while the next chunk's inputs
+        # are prepared during the current chunk's compute.
+        if len(pieces) >= 2:
+            jax.block_until_ready(pieces[-2].loglik)
         if progress:
+            jax.block_until_ready(pieces[-1].loglik)
             elapsed = time.perf_counter() - started
             print(f"jaxmle.fit_many: {stop}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
-    if len(pieces) == 1:
-        return pieces[0]
-    return jax.tree_util.tree_map(lambda *leaves: jnp.concatenate(leaves), *pieces)
+    return _join(pieces, batch)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "solver", "max_steps", "tol", "cov_type"))
-def _fit_batch(data, weights, init, groups, *, model, solver, max_steps, tol, cov_type):
-    def one(d, w, g):
-        return fit_prepared(model, d, w, solver, init, max_steps, tol, cov_type, g)
+@functools.partial(
+    jax.jit, static_argnames=("model", "solver", "max_steps", "tol", "cov_type", "mesh")
+)
+def _fit_batch(data, weights, init, groups, *, model, solver, max_steps, tol, cov_type, mesh):
+    def local(d, w, g, start):
+        def one(d, w, g):
+            return fit_prepared(model, d, w, solver, start, max_steps, tol, cov_type, g)
 
-    return jax.vmap(one, in_axes=(0, 0, None if groups is None else 0))(data, weights, groups)
+        axes = (0, None if w is None else 0, None if g is None else 0)
+        return jax.vmap(one, in_axes=axes)(d, w, g)
+
+    if mesh is None:
+        return local(data, weights, groups, init)
+    # Every device runs its own while_loop over its share of the batch: no per-iteration
+    # cross-device synchronisation, and a device stops when its own fits are done.
+    batch_axis = P("batch")
+    sharded = jax.shard_map(
+        local,
+        mesh=mesh,
+        in_specs=(batch_axis, batch_axis, batch_axis, P()),
+        out_specs=batch_axis,
+        check_vma=False,
+    )
+    return sharded(data, weights, groups, init)
+
+
+def bucket_size(m: int) -> int:
+    """Smallest bucket size ``>= m``: a power of two up to 8, else ``k * 2**e`` with ``k`` in 4..7.
+
+    Rounding shapes up to bucket sizes bounds the padding at 25% (beyond 8) while letting batches
+    of many different sizes share a handful of compiled programs.
+
+    Examples:
+        >>> [bucket_size(m) for m in (3, 8, 9, 100, 500, 1000, 1025)]
+        [4, 8, 10, 112, 512, 1024, 1280]
+    """
+    m = max(int(m), 1)
+    if m <= 8:
+        return 1 << (m - 1).bit_length()
+    step = 2 ** (m.bit_length() - 3)
+    return -(-m // step) * step
 
 
 def pad_datasets(datasets, length: int | None = None):
@@ -108,8 +181,12 @@ def pad_datasets(datasets, length: int | None = None):
 
     Padded rows repeat each dataset's first row, so they stay inside the model's support.
 
+    Args:
+        datasets: list of pytrees with leading observation axes ``n_b``.
+        length: padded length; defaults to the largest ``n_b``.
+
     Returns:
-        ``(stacked, mask)`` with ``mask`` of shape ``(B, length)``.
+        ``(stacked, mask)``: numpy leaves of shape ``(B, length, ...)`` and a ``(B, length)`` mask.
     """
     sizes = [int(jax.tree_util.tree_leaves(d)[0].shape[0]) for d in datasets]
     length = max(sizes) if length is None else int(length)
@@ -121,14 +198,93 @@ def pad_datasets(datasets, length: int | None = None):
         filler = np.repeat(leaf[:1], length - size, axis=0)
         return np.concatenate([leaf, filler], axis=0)
 
-    padded = [jax.tree_util.tree_map(lambda x, s=s: pad(x, s), d) for d, s in zip(datasets, sizes)]
-    stacked = jax.tree_util.tree_map(lambda *xs: jnp.asarray(np.stack(xs)), *padded)
+    padded = [
+        jax.tree_util.tree_map(lambda x, s=s: pad(x, s), d)
+        for d, s in zip(datasets, sizes, strict=True)
+    ]
+    stacked = jax.tree_util.tree_map(lambda *xs: np.stack(xs), *padded)
     mask = np.zeros((len(datasets), length))
     for b, size in enumerate(sizes):
         mask[b, :size] = 1.0
     return stacked, mask
 
 
+# -- chunks --------------------------------------------------------------------------------------
+def _chunk_size(chunk_size, data, batch: int, n_devices: int) -> int:
+    if chunk_size is None:
+        per_dataset = sum(
+            math.prod(leaf.shape[1:]) * leaf.dtype.itemsize
+            for leaf in jax.tree_util.tree_leaves(data)
+        )
+        platform = jax.default_backend()
+        budget = _CHUNK_BYTES.get(platform, _CHUNK_BYTES_ACCELERATOR) * n_devices
+        chunk = 2 ** int(math.log2(max(budget // max(per_dataset, 1), 1)))
+        chunk = min(max(chunk, _MIN_CHUNK), _MAX_CHUNK)
+    else:
+        chunk = max(1, int(chunk_size))
+    chunk = _round_up(chunk, n_devices)
+    if batch <= chunk:
+        chunk = _round_up(bucket_size(batch), n_devices)
+    return chunk
+
+
+def _round_up(m: int, multiple: int) -> int:
+    return -(-m // multiple) * multiple
+
+
+def _take(tree, *, index, contiguous, place):
+    """The datasets ``index`` of every leaf, placed on the device(s)."""
+    if tree is None:
+        return None
+
+    def one(leaf):
+        if contiguous:
+            piece = leaf[int(index[0]) : int(index[-1]) + 1]
+        else:
+            piece = leaf[index] if isinstance(leaf, np.ndarray) else jnp.take(leaf, index, axis=0)
+        return place(piece)
+
+    return jax.tree_util.tree_map(one, tree)
+
+
+def _mesh(devices):
+    if devices is None:
+        return None
+    if isinstance(devices, str):
+        if devices != "all":
+            raise ValueError(
+                f"devices must be None, 'all' or a sequence of devices, got {devices!r}"
+            )
+        devices = jax.local_devices()
+    devices = list(devices)
+    if not devices:
+        raise ValueError("devices is empty")
+    return Mesh(np.array(devices), ("batch",))
+
+
+def _placement(mesh):
+    if mesh is None:
+        return jnp.asarray
+    sharding = NamedSharding(mesh, P("batch"))
+    return lambda piece: jax.device_put(piece, sharding)
+
+
+def _join(pieces, batch: int) -> FitResult:
+    """One result from the chunks' results, without the padded fits.
+
+    Joined on the host with numpy: jnp.concatenate would compile a new program for every number
+    of chunks, and its compilation would cost more memory and time than the join itself.
+    """
+    if len(pieces) == 1 and len(pieces[0]) == batch:
+        return pieces[0]
+
+    def join(*leaves):
+        return jnp.asarray(np.concatenate([np.asarray(leaf) for leaf in leaves])[:batch])
+
+    return jax.tree_util.tree_map(join, *pieces)
+
+
+# -- inputs --------------------------------------------------------------------------------------
 def _stack_ragged(model, datasets, weights, groups):
     if not datasets:
         raise ValueError("datasets is an empty list")
@@ -136,14 +292,15 @@ def _stack_ragged(model, datasets, weights, groups):
     weights = _per_dataset(weights, len(datasets), "weights")
     groups = _per_dataset(groups, len(datasets), "groups")
     for b, d in enumerate(datasets):
-        w = None if weights is None else jnp.asarray(weights[b])
-        validate_inputs(model, jax.tree_util.tree_map(jnp.asarray, d), w, where=f"dataset {b}: ")
-    stacked, mask = pad_datasets(datasets)
+        w = None if weights is None else np.asarray(weights[b])
+        validate_inputs(model, d, w, where=f"dataset {b}: ")
+    length = bucket_size(max(int(jax.tree_util.tree_leaves(d)[0].shape[0]) for d in datasets))
+    stacked, mask = pad_datasets(datasets, length)
     if weights is not None:
-        mask = mask * pad_datasets([np.asarray(w, dtype=float) for w in weights])[0]
+        mask = mask * pad_datasets([np.asarray(w, dtype=float) for w in weights], length)[0]
     if groups is not None:
-        groups = pad_datasets([np.asarray(g) for g in groups])[0]
-    return stacked, jnp.asarray(mask), groups
+        groups = pad_datasets([np.asarray(g) for g in groups], length)[0]
+    return stacked, mask, groups
 
 
 def _per_dataset(values, batch, what):
@@ -154,29 +311,32 @@ def _per_dataset(values, batch, what):
     return list(values)
 
 
+def _as_array(leaf):
+    """JAX arrays stay where they are; anything else becomes a numpy array on the host."""
+    return leaf if isinstance(leaf, jax.Array) else np.asarray(leaf)
+
+
 def _check_stacked(model, data, weights, groups):
-    data = jax.tree_util.tree_map(jnp.asarray, data)
+    data = jax.tree_util.tree_map(_as_array, data)
     leaves = jax.tree_util.tree_leaves(data)
     if not leaves or any(leaf.ndim < 2 for leaf in leaves):
         raise ValueError(
             "stacked datasets need leaves of shape (B, n, ...): a batch axis then an observation "
             "axis; pass a list for datasets of different sizes"
         )
-    batch = leaves[0].shape[0]
+    batch, n = leaves[0].shape[:2]
     if any(leaf.shape[0] != batch for leaf in leaves):
         raise ValueError("stacked datasets disagree on the batch size (first axis)")
-    # Validate all datasets in one pass by folding the batch axis into the observation axis.
-    flat = jax.tree_util.tree_map(lambda x: x.reshape((-1,) + x.shape[2:]), data)
+    # Validate all datasets in one pass by folding the batch axis into the observation axis
+    # (host views: no copy of the data).
+    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((-1,) + x.shape[2:]), data)
     flat_weights = None
     if weights is not None:
-        weights = jnp.asarray(weights)
-        n = leaves[0].shape[1]
+        weights = _as_array(weights)
         if weights.shape != (batch, n):
             raise ValueError(f"weights must have shape {(batch, n)}, got {weights.shape}")
-        flat_weights = weights.reshape(-1)
+        flat_weights = np.asarray(weights).reshape(-1)
     validate_inputs(model, flat, flat_weights)
-    if weights is None:
-        weights = jnp.ones(leaves[0].shape[:2])
-    elif not bool(jnp.all(jnp.any(weights > 0, axis=1))):
+    if weights is not None and not np.all(np.any(np.asarray(weights) > 0, axis=1)):
         raise ValueError("weights: some datasets have all weights zero: nothing to fit there")
-    return data, weights, None if groups is None else jnp.asarray(groups)
+    return data, weights, None if groups is None else _as_array(groups)
