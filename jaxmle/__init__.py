@@ -15,7 +15,8 @@ Examples:
     True
 """
 
-from . import _inference, distributions, regression
+# _inference first: its bootstrap/profile modules import _fit, which imports _inference.covariance.
+from . import _inference  # noqa: F401
 from ._batch import fit_many as fit_many
 from ._constraints import Interval as Interval
 from ._constraints import Ordered as Ordered
@@ -26,34 +27,108 @@ from ._constraints import Real as Real
 from ._constraints import Simplex as Simplex
 from ._constraints import UnitInterval as UnitInterval
 from ._fit import fit as fit
-from ._inference import *  # noqa: F403  (names listed in _inference.__all__)
+from ._inference import BootstrapResult as BootstrapResult
+from ._inference import ChiSquareTest as ChiSquareTest
+from ._inference import ProfileInterval as ProfileInterval
+from ._inference import ProfileStatus as ProfileStatus
+from ._inference import bootstrap as bootstrap
+from ._inference import lr_test as lr_test
+from ._inference import profile_ci as profile_ci
+from ._inference import score_test as score_test
+from ._inference import wald_test as wald_test
 from ._model import Model as Model
 from ._results import FitResult as FitResult
 from ._solvers import Newton as Newton
 from ._solvers import OptaxSolver as OptaxSolver
 from ._solvers import Status as Status
-from .distributions import *  # noqa: F403  (names listed in distributions.__all__)
-from .regression import *  # noqa: F403  (names listed in regression.__all__)
+from .distributions import Bernoulli as Bernoulli
+from .distributions import Beta as Beta
+from .distributions import Binomial as Binomial
+from .distributions import Categorical as Categorical
+from .distributions import Cauchy as Cauchy
+from .distributions import Censored as Censored
+from .distributions import Dirichlet as Dirichlet
+from .distributions import Exponential as Exponential
+from .distributions import Gamma as Gamma
+from .distributions import Geometric as Geometric
+from .distributions import Gumbel as Gumbel
+from .distributions import InverseGaussian as InverseGaussian
+from .distributions import Laplace as Laplace
+from .distributions import Logistic as Logistic
+from .distributions import LogNormal as LogNormal
+from .distributions import MultivariateNormal as MultivariateNormal
+from .distributions import NegativeBinomial as NegativeBinomial
+from .distributions import Normal as Normal
+from .distributions import Poisson as Poisson
+from .distributions import StudentT as StudentT
+from .distributions import Truncated as Truncated
+from .distributions import VonMises as VonMises
+from .distributions import Weibull as Weibull
+from .regression import GLM as GLM
+from .regression import GammaRegression as GammaRegression
+from .regression import LinearRegression as LinearRegression
+from .regression import Logit as Logit
+from .regression import MultinomialLogit as MultinomialLogit
+from .regression import NegativeBinomialRegression as NegativeBinomialRegression
+from .regression import PoissonRegression as PoissonRegression
+from .regression import Probit as Probit
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Bernoulli",
+    "Beta",
+    "Binomial",
+    "BootstrapResult",
+    "Categorical",
+    "Cauchy",
+    "Censored",
+    "ChiSquareTest",
+    "Dirichlet",
+    "Exponential",
     "FitResult",
+    "GLM",
+    "Gamma",
+    "GammaRegression",
+    "Geometric",
+    "Gumbel",
     "Interval",
+    "InverseGaussian",
+    "Laplace",
+    "LinearRegression",
+    "LogNormal",
+    "Logistic",
+    "Logit",
     "Model",
+    "MultinomialLogit",
+    "MultivariateNormal",
+    "NegativeBinomial",
+    "NegativeBinomialRegression",
     "Newton",
+    "Normal",
     "OptaxSolver",
     "Ordered",
     "ParamSpec",
+    "Poisson",
+    "PoissonRegression",
     "Positive",
     "PositiveDefinite",
+    "Probit",
+    "ProfileInterval",
+    "ProfileStatus",
     "Real",
     "Simplex",
     "Status",
+    "StudentT",
+    "Truncated",
     "UnitInterval",
+    "VonMises",
+    "Weibull",
+    "bootstrap",
     "fit",
     "fit_many",
-    *_inference.__all__,
-    *distributions.__all__,
-    *regression.__all__,
+    "lr_test",
+    "profile_ci",
+    "score_test",
+    "wald_test",
 ]
