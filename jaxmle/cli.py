@@ -1,4 +1,4 @@
-"""Command line: ``jaxmle demo`` (also ``python -m jaxmle demo``).
+"""Command line: ``jaxmle demo`` and ``jaxmle fit FILE`` (also ``python -m jaxmle ...``).
 
 The command line is a program, not a library, so it switches JAX to float64 (standard errors and
 p-values need the precision); the library itself never changes JAX's configuration.
@@ -18,12 +18,31 @@ def main(argv: list[str] | None = None) -> int:
     demo.add_argument("--nobs", type=int, default=200, help="observations per dataset")
     demo.add_argument("--seed", type=int, default=0)
     demo.add_argument("--float32", action="store_true", help="stay in single precision")
+    fit = commands.add_parser("fit", help="fit a built-in model to every group of a CSV file")
+    fit.add_argument("file", help="CSV file with a header row")
+    fit.add_argument("--model", required=True, help="e.g. Gamma, Weibull, Poisson, Logit")
+    fit.add_argument("--column", help="data column (distribution families)")
+    fit.add_argument("--y", help="response column (regressions)")
+    fit.add_argument("--x", help="comma-separated covariate columns (regressions)")
+    fit.add_argument("--no-intercept", action="store_true", help="do not add a constant column")
+    fit.add_argument("--by", help="column whose values split the rows into groups")
+    fit.add_argument("--cov-type", default="observed", help="observed, expected, HC0, HC1")
+    fit.add_argument("--out", help="write the results as CSV here instead of printing them")
+    fit.add_argument("--float32", action="store_true", help="stay in single precision")
     args = parser.parse_args(argv)
 
     import jax
 
     if not args.float32:
         jax.config.update("jax_enable_x64", True)
+    if args.command == "fit":
+        from . import _cli_fit
+
+        try:
+            return _cli_fit.run(args)
+        except ValueError as err:
+            print(f"jaxmle fit: {err}", file=sys.stderr)
+            return 2
     from . import _demo
 
     _demo.run(args.datasets, args.nobs, args.seed)
