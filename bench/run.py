@@ -71,7 +71,9 @@ class ClosedFormLogit(jm.Model):
 
     ``f = sum w (softplus(eta) - y eta)``, ``g = X'(w (mu - y))``, ``H = X' diag(w mu (1 - mu)) X``
     (:func:`jaxmle._linalg.weighted_gram`), with ``softplus`` and ``mu`` from one ``exp``. No
-    separation diagnosis; starts at zero. Shown next to ``jm.Logit`` as the target for it.
+    separation diagnosis; starts at zero. Shown next to ``jm.Logit`` (which computes the same
+    derivatives in closed form, plus its start and screened separation check) as the floor of
+    what the engine costs.
     """
 
     def __init__(self, p: int = 5):

@@ -42,6 +42,17 @@ def test_no_separation_converges():
     assert not LOGIT.separated_coefficients(res, data).any()
 
 
+def test_separation_found_in_a_mixed_batch():
+    # Under vmap the exact check runs only when some fit of the batch looks diverging: a batch
+    # of ordinary fits and one separated fit must flag exactly the separated one.
+    ys = RNG.integers(0, 2, (4, N)).astype(float)
+    ys[2] = (X3[:, 1] > 0).astype(float)
+    res = jm.fit_many(LOGIT, {"X": np.broadcast_to(X3, (4, N, 3)), "y": ys})
+    flagged = np.asarray(res.status) == int(jm.Status.SEPARATION)
+    assert flagged.tolist() == [False, False, True, False]
+    assert np.all(np.asarray(res.converged)[[0, 1, 3]])
+
+
 def test_poisson_zero_count_category():
     group = np.arange(60) % 3
     X = np.column_stack([np.ones(60), group == 1, group == 2]).astype(float)

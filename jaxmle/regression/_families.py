@@ -8,6 +8,12 @@ linear predictor, ``mu = g^{-1}(eta)`` and ``lam`` is the log of the family's ex
 function), the expected information of ``lam`` where it has a closed form, mean-based starting
 values and the eager support check.
 
+Where the pair (family, link) has them, :meth:`Family.eta_derivatives` gives the log-likelihood and
+its exact first and second derivatives in ``eta`` and ``lam`` in closed form (one ``exp`` per
+observation for the logit; see each family), which the GLM engine assembles into the Newton
+``f, g, H`` without automatic differentiation; other pairs return ``None`` and are differentiated
+automatically.
+
 Log-likelihoods (``m`` trials, ``k = 1/phi``, ``r = 1/alpha``):
 
 * gaussian: ``-(log(2 pi phi) + (y - mu)^2 / phi) / 2``
@@ -30,9 +36,10 @@ Examples:
 
 from __future__ import annotations
 
+import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import gammaln, polygamma
+from jax.scipy.special import digamma, gammaln, polygamma
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -56,6 +63,15 @@ class Family:
 
     def loglik(self, y, eta, link, lam, trials):
         raise NotImplementedError
+
+    def eta_derivatives(self, y, eta, link, lam, trials, constant: bool = True):
+        """Closed-form ``(l, l_e, l_ee)`` (and ``l_lam, l_e_lam, l_lam_lam`` with an extra
+        parameter) per observation, or ``None`` when this link has no closed form here.
+
+        ``constant=False`` leaves out terms of ``l`` that depend on neither ``eta`` nor ``lam``
+        (only allowed where they are zero: binomial without trials).
+        """
+        return None
 
     def variance(self, mu, lam):
         """``Var(y) / phi`` per trial as a function of the mean (``phi`` excluded)."""
@@ -91,6 +107,19 @@ class Gaussian(Family):
     def loglik(self, y, eta, link, lam, trials):
         return -0.5 * (LOG_2PI + lam + (y - link.mean(eta)) ** 2 * jnp.exp(-lam))
 
+    def eta_derivatives(self, y, eta, link, lam, trials, constant=True):
+        """Identity link, ``r = y - eta``, ``q = r^2 / phi``: ``l_e = r / phi``,
+        ``l_ee = -1 / phi``, ``l_lam = (q - 1) / 2``, ``l_e_lam = -r / phi``,
+        ``l_lam_lam = -q / 2``."""
+        if link.name != "identity":
+            return None
+        inv_phi = jnp.exp(-lam)
+        r = y - eta
+        r_phi = r * inv_phi
+        q = r * r_phi
+        value = -0.5 * (LOG_2PI + lam + q)
+        return value, r_phi, -jnp.broadcast_to(inv_phi, r.shape), 0.5 * (q - 1.0), -r_phi, -0.5 * q
+
     def variance(self, mu, lam):
         return jnp.ones_like(mu)
 
@@ -111,6 +140,20 @@ class Binomial(Family):
         log_choose = gammaln(trials + 1.0) - gammaln(y + 1.0) - gammaln(trials - y + 1.0)
         return _xlog(y, link.log_mean(eta)) + _xlog(trials - y, link.log1m_mean(eta)) + log_choose
 
+    def eta_derivatives(self, y, eta, link, lam, trials, constant=True):
+        """Logit link, from ``e = exp(-|eta|)`` alone: ``l = y eta - m softplus(eta)`` with
+        ``softplus(eta) = max(eta, 0) + log1p(e)``, ``l_e = y - m mu``,
+        ``l_ee = -m mu (1 - mu) = -m e / (1 + e)^2``."""
+        if link.name != "logit":
+            return None
+        e = jnp.exp(-jnp.abs(eta))
+        inv = 1.0 / (1.0 + e)
+        mu = jnp.where(eta >= 0, 1.0, e) * inv
+        value = y * eta - trials * (jnp.maximum(eta, 0.0) + jnp.log1p(e))
+        if constant:
+            value = value + gammaln(trials + 1.0) - gammaln(y + 1.0) - gammaln(trials - y + 1.0)
+        return value, y - trials * mu, -trials * e * inv * inv
+
     def variance(self, mu, lam):
         return mu * (1.0 - mu)
 
@@ -129,6 +172,13 @@ class Poisson(Family):
     def loglik(self, y, eta, link, lam, trials):
         return _xlog(y, link.log_mean(eta)) - link.mean(eta) - gammaln(y + 1.0)
 
+    def eta_derivatives(self, y, eta, link, lam, trials, constant=True):
+        """Log link: ``l = y eta - mu - log y!``, ``l_e = y - mu``, ``l_ee = -mu``."""
+        if link.name != "log":
+            return None
+        mu = jnp.exp(eta)
+        return _xlog(y, eta) - mu - gammaln(y + 1.0), y - mu, -mu
+
     def variance(self, mu, lam):
         return mu
 
@@ -146,6 +196,22 @@ class Gamma(Family):
         k = jnp.exp(-lam)
         ratio = y * jnp.exp(-link.log_mean(eta))
         return k * (-lam + jnp.log(ratio)) - k * ratio - jnp.log(y) - gammaln(k)
+
+    def eta_derivatives(self, y, eta, link, lam, trials, constant=True):
+        """Log link, ``k = exp(-lam)``, ``v = y / mu``, ``A = log v - lam - v``:
+        ``l_e = k (v - 1)``, ``l_ee = -k v``, ``l_lam = -k (A + 1 - psi(k))``,
+        ``l_e_lam = -l_e``, ``l_lam_lam = k (A + 2 - psi(k) - k psi'(k))``."""
+        if link.name != "log":
+            return None
+        k = jnp.exp(-lam)
+        log_y = jnp.log(y)
+        v = y * jnp.exp(-eta)
+        a = log_y - eta - lam - v
+        value = k * a - log_y - gammaln(k)
+        l_e = k * (v - 1.0)
+        l_lam = -k * (a + 1.0 - digamma(k))
+        l_lam_lam = k * (a + 2.0 - digamma(k) - k * polygamma(1, k))
+        return value, l_e, -k * v, l_lam, -l_e, l_lam_lam
 
     def variance(self, mu, lam):
         return mu**2
@@ -205,6 +271,28 @@ class NegativeBinomial(Family):
             - r * log1p_amu
             + _xlog(y, lam + log_mu - log1p_amu)
         )
+
+    def eta_derivatives(self, y, eta, link, lam, trials, constant=True):
+        """Log link, ``r = 1/alpha``, ``a = alpha mu``, ``L = log(1 + a)``, ``q = a / (1 + a)``,
+        ``D = psi(y + r) - psi(r)``: ``l_e = (y - mu) / (1 + a)``,
+        ``l_ee = -mu (1 + alpha y) / (1 + a)^2``, ``l_e_lam = -(y - mu) q / (1 + a)``,
+        ``l_lam = r (L - D) + l_e``, ``l_lam_lam = -r (L - D) + r q + r^2 (psi'(y + r) -
+        psi'(r)) + l_e_lam``."""
+        if link.name != "log":
+            return None
+        r = jnp.exp(-lam)
+        mu = jnp.exp(eta)
+        s = lam + eta
+        log1p_a = jnp.logaddexp(0.0, s)
+        q = jax.nn.sigmoid(s)
+        inv = 1.0 / (1.0 + jnp.exp(s))
+        value = gammaln(y + r) - gammaln(r) - gammaln(y + 1.0) - r * log1p_a + _xlog(y, s - log1p_a)
+        l_e = (y - mu) * inv
+        l_ee = -mu * (1.0 + jnp.exp(lam) * y) * inv * inv
+        l_e_lam = -l_e * q
+        excess = r * (log1p_a - (digamma(y + r) - digamma(r)))
+        trigamma = polygamma(1, y + r) - polygamma(1, r)
+        return value, l_e, l_ee, excess + l_e, l_e_lam, -excess + r * q + r * r * trigamma + l_e_lam
 
     def variance(self, mu, lam):
         return mu + jnp.exp(lam) * mu**2
