@@ -1,7 +1,8 @@
-"""``python -m jaxmle demo``."""
+"""``python -m jaxmle demo`` / ``python -m jaxmle fit FILE ...``."""
 
 import sys
 
 from .cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    sys.exit(main())
