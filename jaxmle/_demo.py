@@ -28,7 +28,7 @@ def poisson_regression() -> Model:
     def logpdf(params, data):
         return jss.poisson.logpmf(data["y"], jnp.exp(data["X"] @ params["beta"]))
 
-    return Model(logpdf, params={"beta": Real(np.zeros(3))}, name="PoissonRegression (custom)")
+    return Model(logpdf, params={"beta": Real(np.zeros(3))}, name="custom Poisson GLM")
 
 
 def simulate(key, n_datasets: int, n_obs: int):
