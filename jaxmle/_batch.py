@@ -286,8 +286,6 @@ def _join(pieces, batch: int) -> FitResult:
 
 # -- inputs --------------------------------------------------------------------------------------
 def _stack_ragged(model, datasets, weights, groups):
-    if not datasets:
-        raise ValueError("datasets is an empty list")
     datasets = [jax.tree_util.tree_map(np.asarray, d) for d in datasets]
     weights = _per_dataset(weights, len(datasets), "weights")
     groups = _per_dataset(groups, len(datasets), "groups")

@@ -146,17 +146,17 @@ class FitResult:
         """
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must lie in (0, 1), got {level}")
+        if method not in ("wald", "transformed"):
+            raise ValueError(f"method must be 'wald' or 'transformed', got {method!r}")
         z = NormalDist().inv_cdf(0.5 + level / 2.0)
-        if method == "wald":
-            lower = jax.tree_util.tree_map(lambda p, s: p - z * s, self.params, self.se)
-            upper = jax.tree_util.tree_map(lambda p, s: p + z * s, self.params, self.se)
-            return lower, upper
+        lower = jax.tree_util.tree_map(lambda p, s: p - z * s, self.params, self.se)
+        upper = jax.tree_util.tree_map(lambda p, s: p + z * s, self.params, self.se)
         if method == "transformed":
-            return self._transformed_interval(z)
-        raise ValueError(f"method must be 'wald' or 'transformed', got {method!r}")
+            self._transform_interval(z, lower, upper)
+        return lower, upper
 
-    def _transformed_interval(self, z: float):
-        lower, upper = self.conf_int(method="wald", level=2.0 * NormalDist().cdf(z) - 1.0)
+    def _transform_interval(self, z: float, lower: dict, upper: dict) -> None:
+        """Replace entry-wise parameters' Wald bounds by the mapped unconstrained-scale ones."""
         se_u = jnp.sqrt(jnp.diagonal(self.cov_unconstrained, axis1=-2, axis2=-1))
         start = 0
         for key, spec in self.model.specs.items():
@@ -167,7 +167,6 @@ class FitResult:
                 lower[key] = jnp.reshape(_batched(spec.forward, u - z * s), shape)
                 upper[key] = jnp.reshape(_batched(spec.forward, u + z * s), shape)
             start = stop
-        return lower, upper
 
     # -- presentation ----------------------------------------------------------------------------
     def summary(self, level: float = 0.95, names=None) -> str:
@@ -188,8 +187,8 @@ class FitResult:
             import pandas as pd
         except ImportError as err:  # pragma: no cover - depends on the environment
             raise ImportError("FitResult.to_dataframe() needs pandas: pip install pandas") from err
-        flat = np.atleast_2d(np.asarray(_flatten_batched(self.model, self.params)))
-        flat_se = np.atleast_2d(np.asarray(_flatten_batched(self.model, self.se)))
+        flat = np.atleast_2d(np.asarray(flatten_batched(self.model, self.params)))
+        flat_se = np.atleast_2d(np.asarray(flatten_batched(self.model, self.se)))
         columns = {}
         for j, name in enumerate(self.param_names):
             columns[name] = flat[:, j]
@@ -210,11 +209,8 @@ def _batched(fn, u):
     return jnp.reshape(out, lead + out.shape[1:])
 
 
-def _flatten_batched(model, tree):
-    return _batched_tree(model, tree)
-
-
-def _batched_tree(model, tree):
+def flatten_batched(model, tree):
+    """Flatten a params-shaped dict with any leading batch axes to ``(..., n_params)``."""
     parts = []
     for key, spec in model.specs.items():
         leaf = jnp.asarray(tree[key])

@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._fit import _is_traced, float_dtype
-from .._results import _batched_tree
+from .._results import flatten_batched
 from .covariance import inverse_information
 
 __all__ = ["ChiSquareTest", "lr_test", "score_test", "wald_test"]
@@ -133,7 +133,7 @@ def wald_test(res, R, q=None) -> ChiSquareTest:
     q = jnp.zeros((m,), R.dtype) if q is None else jnp.reshape(jnp.asarray(q), (m,))
     if not _is_traced(R) and np.linalg.matrix_rank(np.asarray(R)) < m:
         raise ValueError(f"R ({m} x {k}) is rank deficient: its restrictions are not independent")
-    theta = _batched_tree(res.model, res.params)
+    theta = flatten_batched(res.model, res.params)
     diff = jnp.einsum("mk,...k->...m", R, theta) - q
     middle = jnp.einsum("mk,...kl,nl->...mn", R, res.cov, R)
     statistic = jnp.einsum(
