@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 import sys
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import jax
 import jax.numpy as jnp
@@ -55,6 +57,7 @@ def fit_many(
     groups=None,
     chunk_size: int | None = None,
     devices=None,
+    workers: int | None = None,
     progress: bool = False,
 ) -> FitResult:
     """Fit ``model`` to every dataset of a batch; one :class:`~jaxmle.FitResult` with axis ``B``.
@@ -74,6 +77,11 @@ def fit_many(
         devices: ``None`` to run on the default device; ``"all"`` for every local device
             (``jax.local_devices()``), or a sequence of devices. Each chunk is sharded over them
             along the batch axis (padded to a multiple of their number).
+        workers: number of host threads fitting chunks concurrently on a single CPU device
+            (``None``: one per CPU core available to the process; 1 for strictly one chunk at a
+            time). XLA runs each chunk's solver loop on about one core, so independent chunks in
+            parallel threads use the others; results do not depend on it. Ignored with
+            ``devices=`` (each device already runs its share) and on accelerators.
         progress: print one line per finished chunk to stderr.
 
     Returns:
@@ -116,20 +124,22 @@ def fit_many(
         mesh=mesh,
     )
     place = _placement(mesh)
-    pieces, started = [], time.perf_counter()
-    for start in range(0, batch, chunk):
-        stop = min(start + chunk, batch)
+
+    def fit_chunk(start):
         index = np.minimum(np.arange(start, start + chunk), batch - 1)
-        take = functools.partial(_take, index=index, contiguous=stop - start == chunk, place=place)
-        pieces.append(solve(take(data), take(weights), init, take(groups)))
-        # Keep at most two chunks in flight: memory stays bounded while the next chunk's inputs
-        # are prepared during the current chunk's compute.
-        if len(pieces) >= 2:
-            jax.block_until_ready(pieces[-2].loglik)
+        contiguous = start + chunk <= batch
+        take = functools.partial(_take, index=index, contiguous=contiguous, place=place)
+        return solve(take(data), take(weights), init, take(groups))
+
+    starts = range(0, batch, chunk)
+    workers = _workers(workers, mesh, len(starts))
+    pieces, started = [], time.perf_counter()
+    for piece in _run_chunks(fit_chunk, starts, workers):
+        pieces.append(piece)
         if progress:
-            jax.block_until_ready(pieces[-1].loglik)
             elapsed = time.perf_counter() - started
-            print(f"jaxmle.fit_many: {stop}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
+            done = min(len(pieces) * chunk, batch)
+            print(f"jaxmle.fit_many: {done}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
     return _join(pieces, batch)
 
 
@@ -210,6 +220,69 @@ def pad_datasets(datasets, length: int | None = None):
 
 
 # -- chunks --------------------------------------------------------------------------------------
+def _workers(workers, mesh, n_chunks: int) -> int:
+    """Threads for the chunks: several only for a single CPU device and more than one chunk."""
+    if workers is not None and int(workers) < 1:
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    if mesh is not None or jax.default_backend() != "cpu" or n_chunks < 2:
+        return 1
+    if workers is None:
+        workers = _available_cores()
+    return min(int(workers), n_chunks)
+
+
+def _available_cores() -> int:
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _run_chunks(fit_chunk, starts, workers: int):
+    """Yield every chunk's result in order, each one computed by the time it is yielded.
+
+    One worker dispatches the chunks from this thread, at most two in flight: memory stays
+    bounded while the next chunk's inputs are prepared during the current chunk's compute.
+    Several workers each run that loop over an interleaved share of the chunks (at most two in
+    flight per thread); the first chunk is fitted here beforehand, so that its compilation
+    happens once, before the threads start.
+    """
+    starts = list(starts)
+    if workers == 1:
+        yield from _pipelined(fit_chunk, starts)
+        return
+    yield jax.block_until_ready(fit_chunk(starts[0]))
+    rest = starts[1:]
+    futures = [Future() for _ in rest]
+
+    def run_share(k):
+        share = range(k, len(rest), workers)
+        try:
+            pieces = _pipelined(fit_chunk, [rest[i] for i in share])
+            for i, piece in zip(share, pieces, strict=True):
+                futures[i].set_result(piece)
+        except BaseException as err:  # hand the failure to whoever waits for these chunks
+            for i in share:
+                if not futures[i].done():
+                    futures[i].set_exception(err)
+
+    with ThreadPoolExecutor(workers, thread_name_prefix="jaxmle-fit") as pool:
+        for k in range(workers):
+            pool.submit(run_share, k)
+        for future in futures:
+            yield future.result()
+
+
+def _pipelined(fit_chunk, starts):
+    pending = None
+    for start in starts:
+        piece = fit_chunk(start)
+        if pending is not None:
+            yield jax.block_until_ready(pending)
+        pending = piece
+    if pending is not None:
+        yield jax.block_until_ready(pending)
+
+
 def _chunk_size(chunk_size, data, batch: int, n_devices: int) -> int:
     if chunk_size is None:
         per_dataset = sum(

@@ -97,6 +97,19 @@ def test_chunked_equals_unchunked_and_the_closed_form():
     _assert_closed_form(chunked, datasets)
 
 
+def test_worker_threads_give_identical_results_in_order():
+    # Chunks fitted by several host threads: the same compiled program on the same chunk, so the
+    # results equal a one-thread run bit for bit, and in dataset order.
+    datasets = _normal_batch(7, [30 + (b % 5) for b in range(45)])
+    one = jm.fit_many(NORMAL, datasets, chunk_size=4, workers=1)
+    three = jm.fit_many(NORMAL, datasets, chunk_size=4, workers=3)
+    for a, b in zip(jax.tree_util.tree_leaves(one), jax.tree_util.tree_leaves(three), strict=True):
+        np.testing.assert_array_equal(a, b)
+    _assert_closed_form(three, datasets)
+    with pytest.raises(ValueError, match="workers"):
+        jm.fit_many(NORMAL, datasets, workers=0)
+
+
 def test_jax_and_numpy_inputs_and_weights_agree():
     datasets = _normal_batch(4, [25] * 10)
     stacked = np.stack(datasets)

@@ -95,8 +95,9 @@ class Family:
         """Moment start for ``lam`` at the fitted means ``mu``."""
         return None
 
-    def invalid(self, y: np.ndarray, trials: np.ndarray) -> np.ndarray:
-        """Boolean mask of responses outside the support (numpy, eager)."""
+    def invalid(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
+        """Boolean mask of responses outside the support (numpy, eager); ``trials`` is ``None``
+        when the data have none (one trial each)."""
         return ~np.isfinite(y)
 
 
@@ -161,6 +162,8 @@ class Binomial(Family):
         return (y + 0.5) / (trials + 1.0)
 
     def invalid(self, y, trials):
+        if trials is None:  # Bernoulli: two comparisons cover every condition below
+            return (y != 0.0) & (y != 1.0)
         return ~np.isfinite(y) | (y < 0) | (y != np.round(y)) | (y > trials)
 
 

@@ -218,8 +218,9 @@ class GLMModel(RegressionModel):
 
     def check_response(self, data) -> None:
         y = np.asarray(data["y"], dtype=float)
-        trials = np.asarray(data.get("trials", np.ones_like(y)), dtype=float)
+        trials = None
         if "trials" in data:
+            trials = np.asarray(data["trials"], dtype=float)
             bad = ~np.isfinite(trials) | (trials < 0) | (trials != np.round(trials))
             if np.any(bad):
                 raise response_error(self.name, trials, bad, "non-negative integer trials")
