@@ -22,6 +22,7 @@ import functools
 import math
 import os
 import sys
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
@@ -104,8 +105,9 @@ def fit_many(
     model = model.bind(first)
     if ragged:
         data, weights, groups = _stack_ragged(model, datasets, weights, groups)
+        check_values = lambda: None  # noqa: E731  (each dataset was checked while stacking)
     else:
-        data, weights, groups = _check_stacked(model, datasets, weights, groups)
+        data, weights, groups, check_values = _check_stacked(model, datasets, weights, groups)
     if init is not None:
         _validate_init(model, init)
         init = {key: jnp.asarray(value) for key, value in init.items()}
@@ -124,6 +126,10 @@ def fit_many(
         mesh=mesh,
     )
     place = _placement(mesh)
+    if jax.default_backend() == "cpu":
+        # Host views of the inputs (no copy): a chunk is then a view that device_put aliases
+        # where it is aligned, instead of a slicing program and a copy per chunk and leaf.
+        data, weights, groups = jax.tree_util.tree_map(np.asarray, (data, weights, groups))
 
     def fit_chunk(start):
         index = np.minimum(np.arange(start, start + chunk), batch - 1)
@@ -131,16 +137,16 @@ def fit_many(
         take = functools.partial(_take, index=index, contiguous=contiguous, place=place)
         return solve(take(data), take(weights), init, take(groups))
 
+    started = time.perf_counter()
+
+    def report(n_chunks):
+        if progress:
+            done, elapsed = min(n_chunks * chunk, batch), time.perf_counter() - started
+            print(f"jaxmle.fit_many: {done}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
+
     starts = range(0, batch, chunk)
     workers = _workers(workers, mesh, len(starts))
-    pieces, started = [], time.perf_counter()
-    for piece in _run_chunks(fit_chunk, starts, workers):
-        pieces.append(piece)
-        if progress:
-            elapsed = time.perf_counter() - started
-            done = min(len(pieces) * chunk, batch)
-            print(f"jaxmle.fit_many: {done}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
-    return _join(pieces, batch)
+    return _join(_run_chunks(fit_chunk, starts, workers, check_values, report), batch)
 
 
 @functools.partial(
@@ -237,27 +243,33 @@ def _available_cores() -> int:
     return os.cpu_count() or 1
 
 
-def _run_chunks(fit_chunk, starts, workers: int):
-    """Yield every chunk's result in order, each one computed by the time it is yielded.
+def _run_chunks(fit_chunk, starts, workers: int, check_values, report) -> list:
+    """Fit every chunk and return the results in order, each computed.
 
-    One worker dispatches the chunks from this thread, at most two in flight: memory stays
-    bounded while the next chunk's inputs are prepared during the current chunk's compute.
-    Several workers each run that loop over an interleaved share of the chunks (at most two in
-    flight per thread); the first chunk is fitted here beforehand, so that its compilation
-    happens once, before the threads start.
+    The first chunk is dispatched first (its compilation happens once, here); ``check_values``
+    (the eager input checks) then runs on this thread while chunks compute, and if it raises, no
+    further chunk starts and its error propagates. One worker dispatches the remaining chunks
+    from this thread with at most two in flight: memory stays bounded while the next chunk's
+    inputs are prepared during the current chunk's compute. Several workers each run that loop
+    over an interleaved share of the chunks. ``report(k)`` is called as the ``k``-th result is
+    collected.
     """
     starts = list(starts)
-    if workers == 1:
-        yield from _pipelined(fit_chunk, starts)
-        return
-    yield jax.block_until_ready(fit_chunk(starts[0]))
+    cancelled = threading.Event()
+
+    def fit_live(start):
+        if cancelled.is_set():
+            raise _Cancelled
+        return fit_chunk(start)
+
+    pending = fit_chunk(starts[0])
     rest = starts[1:]
     futures = [Future() for _ in rest]
 
     def run_share(k):
         share = range(k, len(rest), workers)
         try:
-            pieces = _pipelined(fit_chunk, [rest[i] for i in share])
+            pieces = _pipelined(fit_live, [rest[i] for i in share])
             for i, piece in zip(share, pieces, strict=True):
                 futures[i].set_result(piece)
         except BaseException as err:  # hand the failure to whoever waits for these chunks
@@ -266,14 +278,34 @@ def _run_chunks(fit_chunk, starts, workers: int):
                     futures[i].set_exception(err)
 
     with ThreadPoolExecutor(workers, thread_name_prefix="jaxmle-fit") as pool:
-        for k in range(workers):
-            pool.submit(run_share, k)
-        for future in futures:
-            yield future.result()
+        if workers > 1:
+            for k in range(workers):
+                pool.submit(run_share, k)
+        try:
+            check_values()
+        except BaseException:
+            cancelled.set()
+            raise
+        if workers > 1:
+            pieces = [jax.block_until_ready(pending)]
+            report(1)
+            for future in futures:
+                pieces.append(future.result())
+                report(len(pieces))
+            return pieces
+    pieces = []
+    for piece in _pipelined(fit_chunk, rest, pending):
+        pieces.append(piece)
+        report(len(pieces))
+    return pieces
 
 
-def _pipelined(fit_chunk, starts):
-    pending = None
+class _Cancelled(Exception):
+    """A chunk not started because the input checks failed."""
+
+
+def _pipelined(fit_chunk, starts, pending=None):
+    """Yield each chunk's computed result, dispatching the next one before waiting."""
     for start in starts:
         piece = fit_chunk(start)
         if pending is not None:
@@ -337,7 +369,7 @@ def _mesh(devices):
 
 def _placement(mesh):
     if mesh is None:
-        return jnp.asarray
+        return jax.device_put
     sharding = NamedSharding(mesh, P("batch"))
     return lambda piece: jax.device_put(piece, sharding)
 
@@ -398,16 +430,34 @@ def _check_stacked(model, data, weights, groups):
     batch, n = leaves[0].shape[:2]
     if any(leaf.shape[0] != batch for leaf in leaves):
         raise ValueError("stacked datasets disagree on the batch size (first axis)")
-    # Validate all datasets in one pass by folding the batch axis into the observation axis
-    # (host views: no copy of the data).
-    flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((-1,) + x.shape[2:]), data)
-    flat_weights = None
     if weights is not None:
         weights = _as_array(weights)
         if weights.shape != (batch, n):
             raise ValueError(f"weights must have shape {(batch, n)}, got {weights.shape}")
-        flat_weights = np.asarray(weights).reshape(-1)
-    validate_inputs(model, flat, flat_weights)
-    if weights is not None and not np.all(np.any(np.asarray(weights) > 0, axis=1)):
-        raise ValueError("weights: some datasets have all weights zero: nothing to fit there")
-    return data, weights, None if groups is None else _as_array(groups)
+
+    # Structure (keys, shapes, dtypes) now, on the first dataset, so that a malformed batch fails
+    # with a clear message before anything is traced; the values of every dataset are checked by
+    # ``check_values`` while the chunks compute.
+    dataset = functools.partial(_dataset, data, weights)
+    validate_inputs(model, *dataset(0), where="dataset 0: ")
+
+    def check_values():
+        # All datasets in one pass, the batch axis folded into the observation axis (host views:
+        # no copy); on failure, the first offending dataset is found and named.
+        flat = jax.tree_util.tree_map(lambda x: np.asarray(x).reshape((-1,) + x.shape[2:]), data)
+        try:
+            validate_inputs(model, flat, None if weights is None else np.asarray(weights).ravel())
+            if weights is not None and not np.all(np.any(np.asarray(weights) > 0, axis=1)):
+                raise ValueError("weights: some datasets have all weights zero")
+        except ValueError:
+            for b in range(batch):
+                validate_inputs(model, *dataset(b), where=f"dataset {b}: ")
+            raise
+
+    return data, weights, None if groups is None else _as_array(groups), check_values
+
+
+def _dataset(data, weights, b: int):
+    """Dataset ``b`` of a stacked batch and its weights, as host arrays."""
+    one = jax.tree_util.tree_map(lambda leaf: np.asarray(leaf[b]), data)
+    return one, None if weights is None else np.asarray(weights[b])

@@ -77,6 +77,21 @@ def test_fit_many_names_the_bad_dataset():
         jm.fit_many(normal, [good, bad[:15]])
     with pytest.raises(ValueError, match=r"shape \(B, n"):
         jm.fit_many(normal, good)
+    # Stacked batches: the values are checked while the chunks compute, the first bad dataset
+    # is named with the index inside it, and the error propagates whatever the threads.
+    stacked = np.tile(good, (40, 1))
+    stacked[23, 5] = np.inf
+    for workers in (1, 2):
+        with pytest.raises(
+            ValueError, match=r"dataset 23: Model: data contains 1 non-finite.*\(5,\)"
+        ):
+            jm.fit_many(normal, stacked, chunk_size=4, workers=workers)
+    weights = np.ones((40, 20))
+    weights[31] = 0.0
+    with pytest.raises(ValueError, match="dataset 31: Model: weights are all zero"):
+        jm.fit_many(normal, np.tile(good, (40, 1)), weights=weights, chunk_size=4)
+    with pytest.raises(TypeError, match=r"dataset 0: Model: data\['y'\] has non-numeric"):
+        jm.fit_many(normal, {"y": np.array([["a", "b"]] * 3)})
 
 
 def test_user_validate_hook_runs_on_eager_calls():

@@ -200,11 +200,21 @@ class GLMModel(RegressionModel):
         trials = self._trials(data, y)
         w = jnp.where(weights > 0, weights, 0.0)
         prop = y / trials
-        mu0 = self.family.start_mean(y, trials, w)
-        eta0 = self.link(mu0)
         lam0 = None if self.extra_name is None else jnp.asarray(0.0, X.dtype)
-        dmu = self.link.dmean(eta0)
-        irls_w = w * trials * dmu**2 / self.family.variance(mu0, lam0)
+
+        def at_start(y, trials):
+            mu0 = self.family.start_mean(y, trials, w)
+            eta0 = self.link(mu0)
+            return mu0, eta0, self.link.dmean(eta0), self.family.variance(mu0, lam0)
+
+        if self.family.name == "binomial" and "trials" not in data:
+            # Binary responses: the start takes two values, so the link functions are evaluated
+            # at those two rather than at every observation.
+            levels = at_start(jnp.array([0.0, 1.0], X.dtype), 1.0)
+            mu0, eta0, dmu, variance = (jnp.where(y > 0.5, v[1], v[0]) for v in levels)
+        else:
+            mu0, eta0, dmu, variance = at_start(y, trials)
+        irls_w = w * trials * dmu**2 / variance
         working = eta0 - offset + (prop - mu0) / dmu
         exact = self.family.name == "gaussian" and self.link.name == "identity"
         solve = weighted_lstsq if exact else weighted_normal_equations
