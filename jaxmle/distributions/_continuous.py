@@ -29,7 +29,7 @@ import numpy as np
 from .._constraints import Positive, Real
 from .._solvers import Status
 from ._family import Family, log1mexp, weighted_mean, weighted_quantile, weighted_var
-from ._special import gammainc, gammaincc
+from ._special import gammainc, gammaincc, trigamma
 
 __all__ = [
     "Beta",
@@ -53,10 +53,6 @@ STUDENT_T_MAX_DF = 1e6  # beyond this a t fit has diverged towards the normal (d
 
 def _positive(x) -> np.ndarray:
     return np.isfinite(x) & (x > 0)
-
-
-def _trigamma(a):
-    return jsp.polygamma(1, a)
 
 
 def _log_ndtr(z):
@@ -256,7 +252,7 @@ class StudentT(Family):
 
     def fisher_information(self, params):
         v, s = params["df"], params["scale"]
-        i_df = 0.25 * (_trigamma(0.5 * v) - _trigamma(0.5 * (v + 1.0))) - (v + 5.0) / (
+        i_df = 0.25 * (trigamma(0.5 * v) - trigamma(0.5 * (v + 1.0))) - (v + 5.0) / (
             2.0 * v * (v + 1.0) * (v + 3.0)
         )
         i_df_scale = -2.0 / (s * (v + 1.0) * (v + 3.0))
@@ -282,7 +278,7 @@ def _student_t_log_constant(v):
     direct = (
         jsp.gammaln(half1) - jsp.gammaln(half) - 0.5 * jnp.log(small_v * jnp.pi),
         0.5 * (jsp.digamma(half1) - jsp.digamma(half)) - 0.5 / small_v,
-        0.25 * (_trigamma(half1) - _trigamma(half)) + 0.5 / small_v**2,
+        0.25 * (trigamma(half1) - trigamma(half)) + 0.5 / small_v**2,
     )
     inv = 1.0 / jnp.where(large, v, 1.0)
     series = (
@@ -616,7 +612,7 @@ class Gamma(Family):
         k = (3.0 - s + jnp.sqrt((s - 3.0) ** 2 + 24.0 * s)) / (12.0 * s)
         for _ in range(3):
             k = 1.0 / (
-                1.0 / k + (jnp.log(k) - jsp.digamma(k) - s) / (k**2 * (1.0 / k - _trigamma(k)))
+                1.0 / k + (jnp.log(k) - jsp.digamma(k) - s) / (k**2 * (1.0 / k - trigamma(k)))
             )
         return {"shape": k, "rate": k / weighted_mean(x, weights)}
 
@@ -645,7 +641,7 @@ class Gamma(Family):
         grad = jnp.stack([d_log_k, r * sum_x - s0 * k])
         hess = jnp.stack(
             [
-                jnp.stack([d_log_k + s0 * k**2 * _trigamma(k), cross]),
+                jnp.stack([d_log_k + s0 * k**2 * trigamma(k), cross]),
                 jnp.stack([cross, r * sum_x]),
             ]
         )
@@ -653,7 +649,7 @@ class Gamma(Family):
 
     def fisher_information(self, params):
         k, r = params["shape"], params["rate"]
-        return jnp.array([[_trigamma(k), -1.0 / r], [-1.0 / r, k / r**2]])
+        return jnp.array([[trigamma(k), -1.0 / r], [-1.0 / r, k / r**2]])
 
 
 class Weibull(Family):
@@ -875,8 +871,8 @@ class Beta(Family):
 
     def fisher_information(self, params):
         a, b = params["a"], params["b"]
-        both = _trigamma(a + b)
-        return jnp.array([[_trigamma(a) - both, -both], [-both, _trigamma(b) - both]])
+        both = trigamma(a + b)
+        return jnp.array([[trigamma(a) - both, -both], [-both, trigamma(b) - both]])
 
 
 _VONMISES_TERMS = 64  # series length; enough for concentration < 50 (scipy uses <= 52 there)

@@ -17,11 +17,11 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.stats as jss
 import numpy as np
-from jax.scipy.special import polygamma
 
 from .._constraints import Positive, PositiveDefinite, Real
 from .._solvers import Status
 from ._family import Family, weighted_mean
+from ._special import trigamma
 
 __all__ = ["Dirichlet", "MultivariateNormal"]
 
@@ -165,4 +165,4 @@ class Dirichlet(Family):
 
     def fisher_information(self, params):
         alpha = params["alpha"]
-        return jnp.diag(polygamma(1, alpha)) - polygamma(1, jnp.sum(alpha))
+        return jnp.diag(trigamma(alpha)) - trigamma(jnp.sum(alpha))

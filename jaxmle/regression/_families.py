@@ -39,7 +39,9 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.scipy.special import digamma, gammaln, polygamma
+from jax.scipy.special import gammaln
+
+from ..distributions._special import digamma, trigamma
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -213,7 +215,7 @@ class Gamma(Family):
         value = k * a - log_y - gammaln(k)
         l_e = k * (v - 1.0)
         l_lam = -k * (a + 1.0 - digamma(k))
-        l_lam_lam = k * (a + 2.0 - digamma(k) - k * polygamma(1, k))
+        l_lam_lam = k * (a + 2.0 - digamma(k) - k * trigamma(k))
         return value, l_e, -k * v, l_lam, -l_e, l_lam_lam
 
     def variance(self, mu, lam):
@@ -221,7 +223,7 @@ class Gamma(Family):
 
     def extra_information(self, lam):
         k = jnp.exp(-lam)
-        return k**2 * polygamma(1, k) - k
+        return k**2 * trigamma(k) - k
 
     def start_extra(self, y, mu, trials, weights):
         return jnp.log(_weighted_mean((y - mu) ** 2 / mu**2, weights))
@@ -294,8 +296,8 @@ class NegativeBinomial(Family):
         l_ee = -mu * (1.0 + jnp.exp(lam) * y) * inv * inv
         l_e_lam = -l_e * q
         excess = r * (log1p_a - (digamma(y + r) - digamma(r)))
-        trigamma = polygamma(1, y + r) - polygamma(1, r)
-        return value, l_e, l_ee, excess + l_e, l_e_lam, -excess + r * q + r * r * trigamma + l_e_lam
+        l_lam_lam = -excess + r * q + r * r * (trigamma(y + r) - trigamma(r)) + l_e_lam
+        return value, l_e, l_ee, excess + l_e, l_e_lam, l_lam_lam
 
     def variance(self, mu, lam):
         return mu + jnp.exp(lam) * mu**2
