@@ -200,7 +200,9 @@ def bench_logistic(args, generic: bool = False) -> dict:
     if not generic:
         one_thread = lambda d: jm.fit_many(model, d, workers=1)  # noqa: E731
         t = _time(one_thread, data, repeats=args.repeats)
-        rows.append(_row("jaxmle, one thread (workers=1)", B, t["warm_s"], note="no worker threads"))
+        rows.append(
+            _row("jaxmle, one thread (workers=1)", B, t["warm_s"], note="no worker threads")
+        )
         rows.append(
             _row(
                 "jaxmle, compilation cache filled",
