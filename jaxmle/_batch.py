@@ -14,6 +14,10 @@ The batch is fitted chunk by chunk with one compiled ``jit(vmap(fit))`` per chun
 * **Sharding** (``devices=``): each chunk is split over a 1-D mesh of devices along the batch axis
   and every device runs its own solver loop on its share (``shard_map``), so a device stops as soon
   as its own fits have converged.
+* **Threads** (CPU): XLA keeps a chunk's solver loop on about one core, so chunks are fitted by one
+  host thread per core, from a program compiled ahead of time whose trace also tells whether it
+  holds LAPACK kernels (then one chunk at a time; see ``workers``). The inputs' values are checked
+  while the first chunks compute; a failure stops the remaining chunks and names the dataset.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import jax
+import jax.extend.core
 import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding
@@ -78,10 +83,13 @@ def fit_many(
         devices: ``None`` to run on the default device; ``"all"`` for every local device
             (``jax.local_devices()``), or a sequence of devices. Each chunk is sharded over them
             along the batch axis (padded to a multiple of their number).
-        workers: number of host threads fitting chunks concurrently on a single CPU device
-            (``None``: one per CPU core available to the process; 1 for strictly one chunk at a
+        workers: at most this many host threads fitting chunks concurrently on a single CPU
+            device (``None``: one per CPU core available to the process; 1 for one chunk at a
             time). XLA runs each chunk's solver loop on about one core, so independent chunks in
-            parallel threads use the others; results do not depend on it. Ignored with
+            parallel threads use the others; results do not depend on it. Programs that contain
+            LAPACK kernels (models with more than 8 free parameters, or a ``logpdf`` that calls
+            ``jnp.linalg``) always run one chunk at a time: jaxlib's CPU LAPACK kernels block
+            inside XLA's thread pool and could deadlock when run concurrently. Ignored with
             ``devices=`` (each device already runs its share) and on accelerators.
         progress: print one line per finished chunk to stderr.
 
@@ -146,6 +154,11 @@ def fit_many(
 
     starts = range(0, batch, chunk)
     workers = _workers(workers, mesh, len(starts))
+    if workers > 1:
+        # Compiled ahead of time, so that one trace both compiles the program and tells whether
+        # it may run in several threads at once.
+        solve, concurrent = _chunk_program(solve, data, weights, init, groups, chunk)
+        workers = workers if concurrent else 1
     return _join(_run_chunks(fit_chunk, starts, workers, check_values, report), batch)
 
 
@@ -235,6 +248,71 @@ def _workers(workers, mesh, n_chunks: int) -> int:
     if workers is None:
         workers = _available_cores()
     return min(int(workers), n_chunks)
+
+
+#: Primitives lowered to jaxlib's CPU LAPACK kernels. In jaxlib 0.10 those kernels split a batch
+#: over XLA's intra-op thread pool and block until it is done: fits running concurrently can each
+#: hold a pool thread while waiting for the others (a deadlock), so fit programs that contain one
+#: run one chunk at a time. jaxmle's own solvers avoid them for up to ``UNROLL_MAX`` parameters.
+_BLOCKING_PRIMITIVES = frozenset(
+    {
+        "cholesky",
+        "eig",
+        "eigh",
+        "geqp3",
+        "geqrf",
+        "hessenberg",
+        "householder_product",
+        "lu",
+        "qr",
+        "schur",
+        "svd",
+        "triangular_solve",
+        "tridiagonal",
+        "tridiagonal_solve",
+    }
+)
+_PROGRAMS: dict = {}
+_MAX_PROGRAMS = 64
+
+
+def _chunk_program(solve, data, weights, init, groups, chunk: int):
+    """``(program, concurrent)``: ``solve`` compiled for one chunk's shapes, and whether it is free
+    of LAPACK-backed primitives (so that chunks may run in several threads). Cached per model,
+    options and shapes, like ``jax.jit``'s own cache."""
+
+    def abstract(leaf):
+        shape = (chunk,) + tuple(np.shape(leaf)[1:])
+        return jax.ShapeDtypeStruct(shape, jax.dtypes.canonicalize_dtype(np.result_type(leaf)))
+
+    args = jax.tree_util.tree_map(abstract, (data, weights, groups))
+    init_shapes = None if init is None else tuple(sorted((k, np.shape(v)) for k, v in init.items()))
+    key = (
+        tuple(sorted(solve.keywords.items())),
+        jax.tree_util.tree_structure(args),
+        tuple(jax.tree_util.tree_leaves(args)),
+        init_shapes,
+    )
+    if key not in _PROGRAMS:
+        traced = solve.func.trace(args[0], args[1], init, args[2], **solve.keywords)
+        concurrent = not _contains(traced.jaxpr.jaxpr, _BLOCKING_PRIMITIVES)
+        if len(_PROGRAMS) >= _MAX_PROGRAMS:
+            _PROGRAMS.pop(next(iter(_PROGRAMS)))
+        _PROGRAMS[key] = (traced.lower().compile(), concurrent)
+    return _PROGRAMS[key]
+
+
+def _contains(jaxpr, primitives) -> bool:
+    """Whether ``jaxpr`` or any jaxpr nested in its equations' parameters uses ``primitives``."""
+    for eqn in jaxpr.eqns:
+        if eqn.primitive.name in primitives:
+            return True
+        for param in eqn.params.values():
+            for value in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(value, "jaxpr", value)  # a ClosedJaxpr holds its Jaxpr
+                if isinstance(inner, jax.extend.core.Jaxpr) and _contains(inner, primitives):
+                    return True
+    return False
 
 
 def _available_cores() -> int:

@@ -1,8 +1,18 @@
-"""Small batched linear-algebra kernels shared by the structured models."""
+"""Small batched linear-algebra kernels shared by the solvers and the structured models.
+
+Matrices of up to ``UNROLL_MAX`` rows (the parameter counts of most fits) are factorised by
+formulas written out entry by entry rather than by LAPACK: under ``vmap`` every entry is one
+vectorised operation across the batch, and the compiled fit then contains no LAPACK call. That
+matters beyond speed: jaxlib's CPU LAPACK kernels (0.10) split a batch over XLA's intra-op thread
+pool and block until it is done, so several fits running concurrently (the worker threads of
+:func:`~jaxmle.fit_many`) could each hold a pool thread while waiting for the others, a deadlock.
+Larger matrices use LAPACK, and ``fit_many`` then runs one chunk at a time.
+"""
 
 from __future__ import annotations
 
 import jax
+import jax.numpy as jnp
 
 
 def weighted_gram(X: jax.Array, w: jax.Array) -> jax.Array:
@@ -30,3 +40,96 @@ def weighted_gram(X: jax.Array, w: jax.Array) -> jax.Array:
         [[7.0, 2.0], [2.0, 7.0]]
     """
     return (X * w[:, None]).T @ X
+
+
+#: Largest matrix factorised by the unrolled kernels below (beyond it, LAPACK's).
+UNROLL_MAX = 8
+
+
+def cholesky(matrix: jax.Array) -> jax.Array:
+    """Lower Cholesky factor of the symmetric part of ``matrix``; NaN where it is not PD.
+
+    For ``k <= UNROLL_MAX`` the factor is built column by column with vector operations (a few
+    per column, so the compiled program stays small). A pivot below ``k eps`` times its diagonal
+    entry (a matrix singular to working precision after diagonal scaling, where LAPACK's outcome
+    depends on the last bit of rounding) gives NaN, which propagates through the later columns, as
+    a failed LAPACK factorisation does in JAX. Larger matrices use ``jnp.linalg.cholesky``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> cholesky(jnp.array([[4.0, 2.0], [2.0, 5.0]])).tolist()
+        [[2.0, 0.0], [1.0, 2.0]]
+    """
+    k = matrix.shape[-1]
+    if k > UNROLL_MAX:
+        return jnp.linalg.cholesky(matrix)
+    symmetric = 0.5 * (matrix + matrix.T)
+    rows = jnp.arange(k)
+    tol = k * jnp.finfo(matrix.dtype).eps
+    columns = []
+    for j in range(k):
+        residual = symmetric[:, j] - sum(column * column[j] for column in columns)
+        # Numerically singular once the pivot is lost in the rounding of its own diagonal entry
+        # (a test that diagonal scaling does not change).
+        singular = residual[j] <= tol * symmetric[j, j]
+        pivot = jnp.where(singular, jnp.nan, jnp.sqrt(residual[j]))
+        columns.append(jnp.where(rows >= j, residual / pivot, 0.0))
+    return jnp.stack(columns, axis=1)
+
+
+def cholesky_solve_factor(factor: jax.Array, rhs: jax.Array) -> jax.Array:
+    """Solve ``(L L') x = rhs`` given the lower factor ``L``; ``rhs`` is ``(k,)`` or ``(k, m)``.
+
+    Column-oriented forward and back substitution for ``k <= UNROLL_MAX``, else LAPACK's.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> L = cholesky(jnp.array([[4.0, 2.0], [2.0, 5.0]]))
+        >>> cholesky_solve_factor(L, jnp.array([6.0, 7.0])).tolist()
+        [1.0, 1.0]
+    """
+    k = factor.shape[-1]
+    if k > UNROLL_MAX:
+        return jax.scipy.linalg.cho_solve((factor, True), rhs)
+    outer = (lambda a, b: a * b) if rhs.ndim == 1 else (lambda a, b: a[:, None] * b[None, :])
+    residual, forward = rhs, []
+    for m in range(k):  # L z = rhs
+        forward.append(residual[m] / factor[m, m])
+        residual = residual - outer(factor[:, m], forward[m])
+    residual, back = jnp.stack(forward), [None] * k
+    for m in reversed(range(k)):  # L' x = z
+        back[m] = residual[m] / factor[m, m]
+        residual = residual - outer(factor[m, :], back[m])
+    return jnp.stack(back)
+
+
+def smallest_eigenvector(matrix: jax.Array, steps: int = 12) -> jax.Array:
+    """Unit eigenvector of the smallest eigenvalue of a symmetric positive semi-definite matrix.
+
+    For ``k <= UNROLL_MAX``: inverse iteration ``x <- (A + s I)^{-1} x`` from a fixed generic
+    start, with the shift ``s = 1e-12 max(diag A)`` that keeps an exactly singular ``A``
+    factorisable. Each step multiplies the wanted component by ``(lambda_2 + s) / (lambda_1 + s)``
+    relative to the next one, so a well separated smallest eigenvalue (the near-null direction of
+    a diverging fit) is found in one or two steps, a ratio of 3 to about 1e-6 in the default 12;
+    with a cluster of nearly equal small eigenvalues the result lies in their span. Larger
+    matrices use ``jnp.linalg.eigh``.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> v = smallest_eigenvector(jnp.array([[2.0, 1.0], [1.0, 2.0]]))
+        >>> [round(abs(float(x)), 4) for x in v]
+        [0.7071, 0.7071]
+    """
+    k = matrix.shape[-1]
+    if k > UNROLL_MAX:
+        return jnp.linalg.eigh(matrix)[1][:, 0]
+    diagonal = jnp.diagonal(matrix)
+    shift = 1e-12 * jnp.max(jnp.abs(diagonal)) + jnp.finfo(matrix.dtype).tiny
+    factor = cholesky(matrix + shift * jnp.eye(k, dtype=matrix.dtype))
+
+    def step(_, vector):
+        vector = cholesky_solve_factor(factor, vector)
+        return vector / jnp.linalg.norm(vector)
+
+    start = 1.0 / jnp.arange(1, k + 1, dtype=matrix.dtype)  # not orthogonal to any axis
+    return jax.lax.fori_loop(0, steps, step, start)

@@ -4,6 +4,7 @@ Reference values are closed forms: the normal MLE of one dataset is its mean and
 deviation with ``ddof=0``; ``X' diag(w) X`` is checked against numpy.
 """
 
+import functools
 import json
 import subprocess
 import sys
@@ -108,6 +109,61 @@ def test_worker_threads_give_identical_results_in_order():
     _assert_closed_form(three, datasets)
     with pytest.raises(ValueError, match="workers"):
         jm.fit_many(NORMAL, datasets, workers=0)
+
+
+def test_worker_threads_never_deadlock_on_the_exact_separation_check():
+    # Regression: with LAPACK kernels in the chunk program (jaxlib 0.10 splits a batch over XLA's
+    # thread pool and blocks), two chunks fitted at once hung forever. Small n makes the screened
+    # separation check run its exact branch in every chunk. A subprocess with a time limit turns
+    # a hang into a failure.
+    script = textwrap.dedent(
+        """
+        import jax, numpy as np
+        jax.config.update("jax_enable_x64", True)
+        import jaxmle as jm
+        rng = np.random.default_rng(0)
+        X = np.concatenate([np.ones((2000, 50, 1)), rng.normal(size=(2000, 50, 4))], axis=2)
+        y = (rng.random((2000, 50)) < 1 / (1 + np.exp(-X @ np.array([0.3, 1, -1, 0.5, 0])))) * 1.0
+        for _ in range(3):
+            res = jm.fit_many(jm.Logit(), {"X": X, "y": y}, chunk_size=512, workers=2)
+        print(int(np.sum(np.asarray(res.status) == 0)))
+        """
+    )
+    run = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=240, check=False
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert int(run.stdout.split()[-1]) > 1900  # converged fits (the rest separated at n=50)
+
+
+def test_models_with_lapack_kernels_run_one_chunk_at_a_time():
+    from jaxmle._batch import _chunk_program, _fit_batch
+
+    def logpdf(p, x):  # a correlated normal written with a Cholesky factor and a solve
+        cov = jnp.array([[1.0, 0.5], [0.5, 2.0]]) * p["s"]
+        chol = jnp.linalg.cholesky(cov)
+        z = jax.scipy.linalg.solve_triangular(chol, (x - p["m"]).T, lower=True)
+        return -0.5 * jnp.sum(z**2, 0) - jnp.sum(jnp.log(jnp.diag(chol))) - jnp.log(2 * jnp.pi)
+
+    model = jm.Model(logpdf, {"m": jm.Real(np.zeros(2)), "s": jm.Positive(1.0)})
+    data = np.random.default_rng(3).normal(size=(12, 40, 2))
+    solve = functools.partial(
+        _fit_batch,
+        model=model,
+        solver=None,
+        max_steps=100,
+        tol=None,
+        cov_type="observed",
+        mesh=None,
+    )
+    assert not _chunk_program(solve, data, None, None, None, 4)[1]
+    assert _chunk_program(
+        functools.partial(solve, model=NORMAL), data[..., 0], None, None, None, 4
+    )[1]
+    one = jm.fit_many(model, data, chunk_size=4, workers=1)
+    many = jm.fit_many(model, data, chunk_size=4, workers=2)  # falls back to one thread
+    np.testing.assert_array_equal(one.params["m"], many.params["m"])
+    np.testing.assert_allclose(one.params["m"], data.mean(axis=1), rtol=1e-8)
 
 
 def test_jax_and_numpy_inputs_and_weights_agree():

@@ -29,16 +29,18 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
+from .._linalg import cholesky, cholesky_solve_factor
+
 COV_TYPES = ("observed", "expected", "HC0", "HC1", "cluster")
 
 
 def inverse_information(information: jax.Array):
     """``(information^{-1}, ok)``; NaN and ``ok=False`` when not positive definite."""
     k = information.shape[-1]
-    chol = jnp.linalg.cholesky(information)
+    chol = cholesky(information)
     ok = jnp.all(jnp.isfinite(chol))
     safe = jnp.where(ok, chol, jnp.eye(k, dtype=information.dtype))
-    inv = jax.scipy.linalg.cho_solve((safe, True), jnp.eye(k, dtype=information.dtype))
+    inv = cholesky_solve_factor(safe, jnp.eye(k, dtype=information.dtype))
     return jnp.where(ok, inv, jnp.nan), ok
 
 

@@ -15,6 +15,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._linalg import cholesky, cholesky_solve_factor
 from ._status import Status
 
 
@@ -81,12 +82,13 @@ def cholesky_solve(matrix: jax.Array, rhs: jax.Array):
     """Solve ``matrix @ x = rhs`` for symmetric positive-definite ``matrix``.
 
     Returns ``(x, ok)``; ``ok`` is False (and ``x`` zero) when the Cholesky factorisation fails,
-    i.e. ``matrix`` is not numerically positive definite.
+    i.e. ``matrix`` is not numerically positive definite. Small matrices are factorised without
+    LAPACK (:mod:`jaxmle._linalg`).
     """
-    chol = jnp.linalg.cholesky(matrix)
+    chol = cholesky(matrix)
     ok = jnp.all(jnp.isfinite(chol))
     safe = jnp.where(ok, chol, jnp.eye(matrix.shape[0], dtype=matrix.dtype))
-    x = jax.scipy.linalg.cho_solve((safe, True), rhs)
+    x = cholesky_solve_factor(safe, rhs)
     return jnp.where(ok, x, 0.0), ok
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax import lax
 
-from .._linalg import weighted_gram
+from .._linalg import smallest_eigenvector, weighted_gram
 from .._solvers import Status
 
 REL_TOL = 1e-6
@@ -64,8 +64,8 @@ def smallest_direction(info, scale):
     The scale comes from the data, not from ``info``: Jacobi scaling by ``diag(info)`` would
     normalise away exactly the coordinate directions whose information vanishes.
     """
-    vecs = jnp.linalg.eigh(info / jnp.outer(scale, scale))[1]
-    return vecs[:, 0] / scale, vecs[:, 0]
+    vec = smallest_eigenvector(info / jnp.outer(scale, scale))
+    return vec / scale, vec
 
 
 def certifies(margins, z, live):
