@@ -85,6 +85,27 @@ def test_negative_binomial_randhie(randhie):
     check(res, ref.params.iloc[:-1], ref.bse.iloc[:-1], ref.llf, extra)
 
 
+def test_negative_binomial_without_overdispersion_is_on_the_poisson_boundary():
+    # Underdispersed counts (binomial, variance below the mean): the NB2 likelihood increases
+    # towards alpha = 0, the Poisson model. The fit reports BOUNDARY (not a numerical failure),
+    # with beta equal to the Poisson MLE (statsmodels), for stacked batches too.
+    rng = np.random.default_rng(11)
+    X = np.column_stack([np.ones(60), rng.normal(size=60)])
+    y = rng.binomial(6, 1 / (1 + np.exp(-0.5 * X[:, 1])), size=60).astype(float)
+    res = jm.fit(jm.NegativeBinomialRegression(), {"X": X, "y": y})
+    assert res.status_name == "boundary" and not bool(res.converged)
+    assert float(res.params["alpha"]) < 1e-6
+    poisson = sm.Poisson(y, X).fit(disp=0, tol=1e-12, maxiter=100)
+    np.testing.assert_allclose(res.params["beta"], poisson.params, rtol=1e-7)
+    # Overdispersed counts are unaffected.
+    over = rng.negative_binomial(2, 2 / (2 + np.exp(1 + 0.5 * X[:, 1]))).astype(float)
+    assert jm.fit(jm.NegativeBinomialRegression(), {"X": X, "y": over}).status_name == "converged"
+    many = jm.fit_many(
+        jm.NegativeBinomialRegression(), {"X": np.stack([X, X]), "y": np.stack([y, over])}
+    )
+    assert [jm.Status(int(s)).name for s in many.status] == ["BOUNDARY", "CONVERGED"]
+
+
 def test_binomial_trials_star98():
     X, Y = load("star98")
     data = {"X": X.to_numpy(float), "y": Y.iloc[:, 0].to_numpy(float)}

@@ -17,8 +17,15 @@ Examples:
 
 from __future__ import annotations
 
+import jax.numpy as jnp
+
+from .._solvers import Status
+from ._base import design
 from ._families import NEGATIVE_BINOMIAL, resolve_family
 from ._glm import GLMModel
+
+#: ``alpha * max(mu)`` below which an NB2 fit is the Poisson model to working precision.
+ALPHA_AT_ZERO = 1e-6
 
 __all__ = [
     "GammaRegression",
@@ -129,6 +136,24 @@ class NegativeBinomialRegression(GLMModel):
         super().__init__(
             NEGATIVE_BINOMIAL, "log", extra=("alpha", 1.0), n_features=n_features, names=names
         )
+
+    def diagnose(self, params, data, weights, status):
+        """``BOUNDARY`` when the data show no overdispersion: the MLE is then ``alpha = 0``.
+
+        The score of ``alpha`` at 0 (Cameron & Trivedi's overdispersion score) is
+        ``sum_i w_i ((y_i - mu_i)^2 - y_i) / 2``; where it is not positive at the fitted means, the
+        likelihood grows towards the Poisson model, ``alpha`` runs to 0 (a fit stops there with a
+        singular or merely tiny information for ``alpha``), and ``beta`` is the Poisson MLE.
+        """
+        status = super().diagnose(params, data, weights, status)
+        X, offset = design(data)
+        mu = jnp.exp(X @ params["beta"] + offset)
+        live = weights > 0
+        w = jnp.where(live, weights, 0.0)
+        score = jnp.sum(w * ((data["y"] - mu) ** 2 - data["y"]))
+        poisson = params["alpha"] * jnp.max(jnp.where(live, mu, 0.0)) < ALPHA_AT_ZERO
+        boundary = poisson & (score <= 0.0) & (status != Status.SEPARATION)
+        return jnp.where(boundary, Status.BOUNDARY, status)
 
 
 class GammaRegression(GLMModel):
