@@ -324,25 +324,37 @@ def _available_cores() -> int:
 def _run_chunks(fit_chunk, starts, workers: int, check_values, report) -> list:
     """Fit every chunk and return the results in order, each computed.
 
-    The first chunk is dispatched first (its compilation happens once, here); ``check_values``
-    (the eager input checks) then runs on this thread while chunks compute, and if it raises, no
-    further chunk starts and its error propagates. One worker dispatches the remaining chunks
-    from this thread with at most two in flight: memory stays bounded while the next chunk's
-    inputs are prepared during the current chunk's compute. Several workers each run that loop
-    over an interleaved share of the chunks. ``report(k)`` is called as the ``k``-th result is
-    collected.
+    The first chunk is dispatched first, then ``check_values`` (the eager input checks) runs on
+    this thread while chunks compute; if it raises, no further chunk starts and its error
+    propagates. One worker dispatches the remaining chunks from this thread with at most two in
+    flight: memory stays bounded while the next chunk's inputs are prepared during the current
+    chunk's compute. Several workers each run that loop over an interleaved share of the chunks.
+    ``report(k)`` is called as the ``k``-th result is collected.
     """
     starts = list(starts)
+    first, rest = fit_chunk(starts[0]), starts[1:]
+    if workers == 1:
+        check_values()
+        ready = _pipelined(fit_chunk, rest, pending=first)
+    else:
+        ready = _threaded(fit_chunk, first, rest, workers, check_values)
+    pieces = []
+    for piece in ready:
+        pieces.append(piece)
+        report(len(pieces))
+    return pieces
+
+
+def _threaded(fit_chunk, first, rest, workers: int, check_values):
+    """Yield ``first`` and the chunks ``rest`` in order, fitted by ``workers`` threads, each
+    pipelining an interleaved share; ``check_values`` runs here meanwhile."""
     cancelled = threading.Event()
+    futures = [Future() for _ in rest]
 
     def fit_live(start):
         if cancelled.is_set():
             raise _Cancelled
         return fit_chunk(start)
-
-    pending = fit_chunk(starts[0])
-    rest = starts[1:]
-    futures = [Future() for _ in rest]
 
     def run_share(k):
         share = range(k, len(rest), workers)
@@ -356,26 +368,16 @@ def _run_chunks(fit_chunk, starts, workers: int, check_values, report) -> list:
                     futures[i].set_exception(err)
 
     with ThreadPoolExecutor(workers, thread_name_prefix="jaxmle-fit") as pool:
-        if workers > 1:
-            for k in range(workers):
-                pool.submit(run_share, k)
+        for k in range(workers):
+            pool.submit(run_share, k)
         try:
             check_values()
         except BaseException:
             cancelled.set()
             raise
-        if workers > 1:
-            pieces = [jax.block_until_ready(pending)]
-            report(1)
-            for future in futures:
-                pieces.append(future.result())
-                report(len(pieces))
-            return pieces
-    pieces = []
-    for piece in _pipelined(fit_chunk, rest, pending):
-        pieces.append(piece)
-        report(len(pieces))
-    return pieces
+        yield jax.block_until_ready(first)
+        for future in futures:
+            yield future.result()
 
 
 class _Cancelled(Exception):

@@ -1,5 +1,5 @@
-"""Special functions beyond ``jax.scipy.special``: a fast trigamma, and regularized incomplete
-gamma functions that can be differentiated twice in the shape.
+"""Special functions beyond ``jax.scipy.special``: a fast digamma and trigamma, and regularized
+incomplete gamma functions that can be differentiated twice in the shape.
 
 **Digamma and trigamma** for ``x > 0``, by the recurrences ``psi(x) = psi(x + 10) - sum_{k<10}
 1/(x + k)`` and ``psi_1(x) = psi_1(x + 10) + sum_{k<10} 1/(x + k)^2``, then the asymptotic
