@@ -20,6 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._identity import ValueIdentity, freeze
+
 __all__ = [
     "ParamSpec",
     "Real",
@@ -32,12 +34,13 @@ __all__ = [
 ]
 
 
-class ParamSpec:
+class ParamSpec(ValueIdentity):
     """Base class: an initial constrained value and the bijection ``T: R^k -> domain``.
 
     Subclasses implement :meth:`forward` (unconstrained flat vector -> constrained array of
     ``shape``) and :meth:`inverse`. ``elementwise`` is True when ``T`` acts on each entry
-    separately, which lets intervals be transformed entry by entry.
+    separately, which lets intervals be transformed entry by entry. Specs of one class with equal
+    settings compare equal.
     """
 
     elementwise = True
@@ -51,6 +54,9 @@ class ParamSpec:
 
     def _unconstrained_size(self) -> int:
         return self.size
+
+    def _identity(self):
+        return freeze(vars(self))
 
     def forward(self, u):
         """Map a flat unconstrained vector of length ``unconstrained_size`` to the domain."""

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._constraints import ParamSpec
+from ._identity import ValueIdentity, freeze
 
 __all__ = ["Model"]
 
@@ -41,7 +42,7 @@ def flat_names(name: str, shape: tuple[int, ...]) -> list[str]:
     return [f"{name}[{','.join(map(str, idx))}]" for idx in np.ndindex(*shape)]
 
 
-class Model:
+class Model(ValueIdentity):
     """A likelihood model: per-observation log-density and parameter specifications.
 
     Args:
@@ -58,7 +59,25 @@ class Model:
 
     Subclasses (the built-in families and regressions) override :meth:`init_params`,
     :meth:`validate_data` and, where they know it, :meth:`objective_derivatives`.
+
+    Models built alike compare equal (``jm.Logit() == jm.Logit()``), so a fresh instance per call
+    reuses the compiled fit; a user's own subclass compares by identity.
     """
+
+    def __new__(cls, *args, **kwargs):
+        model = super().__new__(cls)
+        # What the model was built from: with its sizing (specs, names) below, its identity.
+        model._built_from = freeze((args, dict(sorted(kwargs.items()))))
+        return model
+
+    def _identity(self):
+        state = vars(self)
+        return (
+            state["_built_from"],
+            state.get("name"),
+            state.get("param_names"),
+            freeze(state.get("specs")),
+        )
 
     #: Top-level data keys whose values may be +-inf (e.g. censoring bounds); NaN is never valid.
     infinite_data_keys: tuple[str, ...] = ()
