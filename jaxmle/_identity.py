@@ -64,6 +64,21 @@ class ValueIdentity:
     def _identity(self):
         raise NotImplementedError
 
+    def _state_refs(self) -> tuple:
+        """The attributes whose replacement changes the identity (compared with ``is``)."""
+        return ()
+
+    def _frozen(self) -> tuple:
+        """``(identity, hash)``, cached until one of :meth:`_state_refs` is replaced: JAX hashes a
+        static argument on every call of a compiled function."""
+        refs = self._state_refs()
+        cache = self.__dict__.get(_CACHE)
+        if cache is None or len(cache[0]) != len(refs) or any(map(_differ, cache[0], refs)):
+            identity = self._identity()
+            cache = (refs, identity, hash((type(self), identity)))
+            self.__dict__[_CACHE] = cache
+        return cache[1:]
+
     def _by_value(self) -> bool:
         return type(self).__module__.split(".")[0] == "jaxmle"
 
@@ -72,9 +87,17 @@ class ValueIdentity:
             return True
         if type(other) is not type(self) or not self._by_value():
             return False
-        return self._identity() == other._identity()
+        return self._frozen() == other._frozen()
 
     def __hash__(self) -> int:
         if not self._by_value():
             return id(self)
-        return hash((type(self), self._identity()))
+        return self._frozen()[1]
+
+
+#: Attribute holding :meth:`ValueIdentity._frozen`'s cache (never part of an identity).
+_CACHE = "_frozen_identity"
+
+
+def _differ(a, b) -> bool:
+    return a is not b

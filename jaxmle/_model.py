@@ -70,6 +70,10 @@ class Model(ValueIdentity):
         model._built_from = freeze((args, dict(sorted(kwargs.items()))))
         return model
 
+    def _state_refs(self) -> tuple:
+        state = vars(self)
+        return (state.get("specs"), state.get("param_names"), state.get("name"))
+
     def _identity(self):
         state = vars(self)
         return (

@@ -63,6 +63,7 @@ def test_models_that_differ_are_unequal(a, b):
 def test_sizing_is_part_of_the_identity():
     X3, X2 = np.ones((4, 3)), np.ones((4, 2))
     a, b = jm.Logit(), jm.Logit()
+    assert a == b  # both unsized (and their identities now cached)
     a.bind({"X": X3, "y": np.zeros(4)})
     assert a != b  # sized vs not yet sized
     b.bind({"X": X2, "y": np.zeros(4)})
