@@ -203,6 +203,12 @@ def bench_logistic(args, generic: bool = False) -> dict:
         rows.append(
             _row("jaxmle, one thread (workers=1)", B, t["warm_s"], note="no worker threads")
         )
+        # A new jm.Logit() per call: equal models share the compiled fit, so this stays warm.
+        fresh = lambda d: jm.fit_many(_model(name), d)  # noqa: E731
+        t = _time(fresh, data, repeats=args.repeats)
+        rows.append(
+            _row("jaxmle, new model object per call", B, t["warm_s"], note="jm.Logit() each call")
+        )
         rows.append(
             _row(
                 "jaxmle, compilation cache filled",

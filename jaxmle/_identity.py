@@ -79,6 +79,11 @@ class ValueIdentity:
             self.__dict__[_CACHE] = cache
         return cache[1:]
 
+    def __getstate__(self):
+        # The cached hash is only valid in this process (Python salts string hashes per process),
+        # so copies and pickles leave it behind.
+        return {k: v for k, v in self.__dict__.items() if k != _CACHE}
+
     def _by_value(self) -> bool:
         return type(self).__module__.split(".")[0] == "jaxmle"
 

@@ -5,6 +5,8 @@ that compared by identity would be recompiled, several seconds each time, on eve
 ``jm.fit_many(jm.Logit(), data)``.
 """
 
+import pickle
+
 import jax.numpy as jnp
 import jax.scipy.stats as jss
 import numpy as np
@@ -69,6 +71,14 @@ def test_sizing_is_part_of_the_identity():
     b.bind({"X": X2, "y": np.zeros(4)})
     assert a != b
     assert a == jm.Logit().bind({"X": X3, "y": np.zeros(4)})
+
+
+def test_pickled_models_stay_equal_and_rehash():
+    model = jm.Logit(names=["a", "b"])
+    hash(model)  # caches the identity
+    copy = pickle.loads(pickle.dumps(model))
+    assert "_frozen_identity" not in vars(copy)
+    assert copy == model and hash(copy) == hash(model)
 
 
 def test_user_subclasses_keep_identity_semantics():
