@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._identity import _CACHE, ValueIdentity, freeze
+from ._identity import ValueIdentity, freeze
 
 __all__ = [
     "ParamSpec",
@@ -56,7 +56,7 @@ class ParamSpec(ValueIdentity):
         return self.size
 
     def _identity(self):
-        return freeze({k: v for k, v in vars(self).items() if k != _CACHE})
+        return freeze(self._attributes())
 
     def forward(self, u):
         """Map a flat unconstrained vector of length ``unconstrained_size`` to the domain."""

@@ -44,7 +44,7 @@ def freeze(value):
         return ("mapping", tuple((key, freeze(item)) for key, item in value.items()))
     if isinstance(value, (tuple, list)):
         return (type(value).__name__, tuple(freeze(item) for item in value))
-    if isinstance(value, np.ndarray) or hasattr(value, "__array__") and hasattr(value, "dtype"):
+    if hasattr(value, "__array__") and hasattr(value, "dtype"):  # numpy and JAX arrays, scalars
         array = np.asarray(value)
         return ("array", array.dtype.str, array.shape, array.tobytes())
     try:
@@ -64,6 +64,10 @@ class ValueIdentity:
     def _identity(self):
         raise NotImplementedError
 
+    def _attributes(self) -> dict:
+        """The instance's attributes, without the identity cache."""
+        return {k: v for k, v in self.__dict__.items() if k != _CACHE}
+
     def _state_refs(self) -> tuple:
         """The attributes whose replacement changes the identity (compared with ``is``)."""
         return ()
@@ -82,7 +86,7 @@ class ValueIdentity:
     def __getstate__(self):
         # The cached hash is only valid in this process (Python salts string hashes per process),
         # so copies and pickles leave it behind.
-        return {k: v for k, v in self.__dict__.items() if k != _CACHE}
+        return self._attributes()
 
     def _by_value(self) -> bool:
         return type(self).__module__.split(".")[0] == "jaxmle"

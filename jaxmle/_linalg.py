@@ -103,6 +103,25 @@ def cholesky_solve_factor(factor: jax.Array, rhs: jax.Array) -> jax.Array:
     return jnp.stack(back)
 
 
+def cholesky_solve(matrix: jax.Array, rhs: jax.Array):
+    """Solve ``matrix @ x = rhs`` for symmetric positive-definite ``matrix``.
+
+    Returns ``(x, ok)``; ``ok`` is False (and ``x`` zero) when the Cholesky factorisation fails,
+    i.e. ``matrix`` is not numerically positive definite.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> x, ok = cholesky_solve(jnp.array([[4.0, 2.0], [2.0, 5.0]]), jnp.array([6.0, 7.0]))
+        >>> x.tolist(), bool(ok)
+        ([1.0, 1.0], True)
+    """
+    chol = cholesky(matrix)
+    ok = jnp.all(jnp.isfinite(chol))
+    safe = jnp.where(ok, chol, jnp.eye(matrix.shape[0], dtype=matrix.dtype))
+    x = cholesky_solve_factor(safe, rhs)
+    return jnp.where(ok, x, 0.0), ok
+
+
 def smallest_eigenvector(matrix: jax.Array, steps: int = 12) -> jax.Array:
     """Unit eigenvector of the smallest eigenvalue of a symmetric positive semi-definite matrix.
 

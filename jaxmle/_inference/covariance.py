@@ -29,7 +29,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._linalg import cholesky, cholesky_solve_factor
+from .._linalg import cholesky_solve
 
 COV_TYPES = ("observed", "expected", "HC0", "HC1", "cluster")
 
@@ -37,10 +37,7 @@ COV_TYPES = ("observed", "expected", "HC0", "HC1", "cluster")
 def inverse_information(information: jax.Array):
     """``(information^{-1}, ok)``; NaN and ``ok=False`` when not positive definite."""
     k = information.shape[-1]
-    chol = cholesky(information)
-    ok = jnp.all(jnp.isfinite(chol))
-    safe = jnp.where(ok, chol, jnp.eye(k, dtype=information.dtype))
-    inv = cholesky_solve_factor(safe, jnp.eye(k, dtype=information.dtype))
+    inv, ok = cholesky_solve(information, jnp.eye(k, dtype=information.dtype))
     return jnp.where(ok, inv, jnp.nan), ok
 
 

@@ -15,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from .._linalg import cholesky, cholesky_solve_factor
 from ._status import Status
 
 
@@ -76,20 +75,6 @@ def resolve_solver(solver, tol):
         "solver must be None (damped Newton), jm.Newton(...), or an optax.GradientTransformation"
         f" such as optax.lbfgs(); got {type(solver).__name__}"
     )
-
-
-def cholesky_solve(matrix: jax.Array, rhs: jax.Array):
-    """Solve ``matrix @ x = rhs`` for symmetric positive-definite ``matrix``.
-
-    Returns ``(x, ok)``; ``ok`` is False (and ``x`` zero) when the Cholesky factorisation fails,
-    i.e. ``matrix`` is not numerically positive definite. Small matrices are factorised without
-    LAPACK (:mod:`jaxmle._linalg`).
-    """
-    chol = cholesky(matrix)
-    ok = jnp.all(jnp.isfinite(chol))
-    safe = jnp.where(ok, chol, jnp.eye(matrix.shape[0], dtype=matrix.dtype))
-    x = cholesky_solve_factor(safe, rhs)
-    return jnp.where(ok, x, 0.0), ok
 
 
 def default_tol(dtype, tol, double: float = 1e-12, single: float = 1e-5):

@@ -39,7 +39,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from ._driver import Objective, Solution, cholesky_solve, default_tol
+from .._linalg import cholesky_solve
+from ._driver import Objective, Solution, default_tol
 from ._status import Status
 
 

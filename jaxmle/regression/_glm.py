@@ -39,9 +39,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._constraints import Positive, Real
-from .._linalg import weighted_gram
+from .._linalg import cholesky_solve, weighted_gram
 from .._solvers import Status
-from .._solvers._driver import cholesky_solve
 from ._base import RegressionModel, design, response_error
 from ._families import Family, resolve_family
 from ._links import Link, resolve_link
