@@ -54,7 +54,8 @@ SCREEN = 1e-3
 
 def column_scale(X, weights):
     """Weighted column norms ``||sqrt(w) x_j||`` (1 for empty columns): the data's own units."""
-    norms = jnp.sqrt(jnp.sum(jnp.where(weights > 0, weights, 0.0)[:, None] * X**2, axis=0))
+    # Weighted first: ``X**2`` alone would be loop-invariant in the screened check, and hoisted.
+    norms = jnp.sqrt(jnp.sum(jnp.where(weights > 0, weights, 0.0)[:, None] * X * X, axis=0))
     return jnp.where(norms > 0, norms, 1.0)
 
 
@@ -154,13 +155,14 @@ def screened_separation(model, params, data, weights, status):
     smallest = jnp.min(jnp.where(live, w * info, jnp.inf))
     suspicious = (status != Status.CONVERGED) | ~(smallest >= SCREEN * typical)
 
-    # The body reads ``params`` through the loop counter (times ``k + 1 = 1``, exact): a body
-    # computed from loop-invariant values only is hoisted out of the loop by XLA, and so computed
-    # unconditionally.
+    # The body reads ``params`` and ``weights`` through the loop counter (times ``k + 1 = 1``,
+    # exact): what is computed from loop-invariant values only (such as the column norms of X) is
+    # hoisted out of the loop by XLA, and so computed unconditionally.
     def check(state):
         k = state[1]
-        scaled = {key: value * (k + 1).astype(value.dtype) for key, value in params.items()}
-        return jnp.asarray(False), k + 1, glm_separation(model, scaled, data, weights)[0]
+        one = (k + 1).astype(weights.dtype)
+        scaled = {key: value * one for key, value in params.items()}
+        return jnp.asarray(False), k + 1, glm_separation(model, scaled, data, weights * one)[0]
 
     start = (suspicious, jnp.asarray(0, jnp.int32), jnp.asarray(False))
     return lax.while_loop(lambda state: state[0], check, start)[2]
