@@ -268,9 +268,12 @@ def _peak_memory_ratio(batch):
 
 
 def test_chunked_peak_memory_stays_within_twice_the_input():
-    # 30,000 datasets x 200 doubles = 48 MB of input; peak RSS (input included) stays under 2x.
-    out = _peak_memory_ratio(30_000)
-    assert out["converged"] == 30_000 and out["max_loc_err"] < 1e-10
+    # 60,000 datasets x 200 doubles = 96 MB of input; peak RSS (input included) stays under 2x.
+    # The chunks in flight add a fixed working set of some 20 MB, so a smaller batch would test
+    # that rather than the scaling (at 30,000 the ratio varied from 1.45 to 1.96 between runs;
+    # at 60,000 it is 1.3-1.4).
+    out = _peak_memory_ratio(60_000)
+    assert out["converged"] == 60_000 and out["max_loc_err"] < 1e-10
     assert out["ratio"] < 2.0, out
 
 

@@ -94,6 +94,21 @@ def test_fit_many_names_the_bad_dataset():
         jm.fit_many(normal, {"y": np.array([["a", "b"]] * 3)})
 
 
+def test_fit_many_checks_values_block_by_block(monkeypatch):
+    # Blocks of 3 datasets (160 bytes each): the bad dataset sits in the eighth block, and is
+    # named with its index in the whole batch; the datasets before it are not blamed.
+    from jaxmle import _batch
+
+    monkeypatch.setattr(_batch, "_CHECK_BYTES", 3 * 160)
+    normal = jm.Model(lambda p, x: jss.norm.logpdf(x, p["m"], 1.0), params={"m": jm.Real(0.0)})
+    stacked = np.tile(np.random.default_rng(2).normal(size=20), (40, 1))
+    stacked[22, 7] = np.nan
+    with pytest.raises(ValueError, match=r"dataset 22: Model: data contains 1 non-finite.*\(7,\)"):
+        jm.fit_many(normal, stacked, chunk_size=4, workers=1)
+    stacked[22, 7] = 0.0
+    assert bool(np.all(jm.fit_many(normal, stacked, chunk_size=4).converged))
+
+
 def test_user_validate_hook_runs_on_eager_calls():
     def positive_only(x):
         if np.any(np.asarray(x) <= 0):
