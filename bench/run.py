@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python bench/run.py            # full suite (about 10-20 minutes on a 2-core CPU)
+    python bench/run.py            # full suite (about 5-10 minutes on a 2-core CPU)
     python bench/run.py --quick    # smaller batches, a smoke run of every workload
     python bench/run.py --only logistic weibull --batch 2000
 

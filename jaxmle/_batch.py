@@ -16,7 +16,7 @@ The batch is fitted chunk by chunk with one compiled ``jit(vmap(fit))`` per chun
   as its own fits have converged.
 * **Threads** (CPU): XLA keeps a chunk's solver loop on about one core, so chunks are fitted by one
   host thread per core, from a program compiled ahead of time (with options that compile faster
-  on a CPU, see ``_CPU_COMPILER_OPTIONS``) whose trace also tells whether it holds LAPACK kernels
+  on a CPU, see :mod:`jaxmle._compile`) whose trace also tells whether it holds LAPACK kernels
   (then one chunk at a time; see ``workers``). The inputs' values are checked
   while the first chunks compute; a failure stops the remaining chunks and names the dataset.
 """
@@ -38,6 +38,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
+from ._compile import compile_lowered
 from ._fit import DEFAULT_MAX_STEPS, _validate_init, fit_prepared, validate_inputs
 from ._model import Model
 from ._results import FitResult
@@ -278,14 +279,6 @@ _BLOCKING_PRIMITIVES = frozenset(
 _PROGRAMS: dict = {}
 _MAX_PROGRAMS = 64
 
-#: XLA options for the chunk programs on a CPU. XLA's MLIR fusion emitters (the default of
-#: jaxlib 0.10) compile a fit 30-40% more slowly than its older emitters, for run times equal
-#: within noise (2-core CPU, one chunk of each bench workload, compile time: logistic 3.4 -> 2.4 s,
-#: Weibull 1.6 -> 0.9 s, Student-t 3.1 -> 1.9 s, NB2 3.6 -> 2.6 s, a custom logistic ``Model``
-#: 3.0 -> 1.8 s), and most of a first call is this compilation. A jaxlib that no longer knows an
-#: option compiles with its defaults.
-_CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-
 
 def _chunk_program(solve, data, weights, init, groups, chunk: int):
     """``(program, concurrent)``: ``solve`` compiled for one chunk's shapes, and whether it is free
@@ -309,19 +302,8 @@ def _chunk_program(solve, data, weights, init, groups, chunk: int):
         concurrent = not _contains(traced.jaxpr.jaxpr, _BLOCKING_PRIMITIVES)
         if len(_PROGRAMS) >= _MAX_PROGRAMS:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))
-        _PROGRAMS[key] = (_compile(traced.lower()), concurrent)
+        _PROGRAMS[key] = (compile_lowered(traced.lower()), concurrent)
     return _PROGRAMS[key]
-
-
-def _compile(lowered):
-    """``lowered.compile()`` with :data:`_CPU_COMPILER_OPTIONS`, or without them where this
-    jaxlib rejects them."""
-    try:
-        return lowered.compile(compiler_options=_CPU_COMPILER_OPTIONS)
-    except Exception as err:  # an option unknown to this XLA; a real compile error recurs below
-        if not any(name in str(err) for name in _CPU_COMPILER_OPTIONS):
-            raise
-        return lowered.compile()
 
 
 def _contains(jaxpr, primitives) -> bool:

@@ -6,7 +6,8 @@ of ``b`` is the least-squares estimate, so it must reach NIST's certified values
 significant digits (max relative error 5e-7), as in the issue. The starting ``sigma`` is the root
 mean square residual at the starting ``b``, what a user would choose.
 
-Reference: scipy.optimize.least_squares with default settings reaches 35 of the 54 pairs.
+jaxmle reaches 52 of the 54 (problem, start) pairs, all but ``KNOWN_MISSES``. Reference:
+scipy.optimize.least_squares with default settings reaches 35 of them.
 """
 
 import jax.numpy as jnp
@@ -18,7 +19,6 @@ from nist_strd import MEAN_FUNCTIONS, PROBLEMS, load
 import jaxmle as jm
 
 SIGNIFICANT = 5e-7  # 6 significant digits
-REQUIRED = 50  # of 54 (problem, start) pairs
 
 
 def fit_problem(name):
@@ -41,23 +41,18 @@ def fit_problem(name):
     return problem, out
 
 
-@pytest.fixture(scope="module")
-def all_fits():
-    return {name: fit_problem(name) for name in PROBLEMS}
+#: The two (problem, start) pairs not reached: both from NIST's first, far starting values, where
+#: the fit runs out of steps (``MAX_STEPS``) instead of claiming convergence.
+KNOWN_MISSES = {("MGH09", "start1"), ("MGH10", "start1")}
 
 
-def test_nist_certified_values_reached(all_fits, capsys):
-    hits, misses = 0, []
-    for name, (_, fits) in all_fits.items():
-        for label, (res, error) in fits.items():
-            if bool(res.converged) and error < SIGNIFICANT:
-                hits += 1
-            else:
-                misses.append(
-                    f"{name}/{label}: status={res.status_name}, iterations="
-                    f"{int(res.n_iter)}, max rel error={error:.2e}"
-                )
-    report = f"NIST StRD: {hits}/54 (problem, start) pairs reach 6 significant digits"
-    with capsys.disabled():
-        print("\n" + report + ("; misses:\n  " + "\n  ".join(misses) if misses else ""))
-    assert hits >= REQUIRED, report + "\n" + "\n".join(misses)
+@pytest.mark.parametrize("name", PROBLEMS)
+def test_nist_certified_values_reached(name):
+    # One test per problem, so that pytest-xdist spreads the 27 compilations over its workers.
+    _, fits = fit_problem(name)
+    for label, (res, error) in fits.items():
+        report = f"{name}/{label}: status={res.status_name}, max rel error={error:.2e}"
+        # Never a wrong answer reported as converged, a known miss included.
+        assert not bool(res.converged) or error < SIGNIFICANT, report
+        if (name, label) not in KNOWN_MISSES:
+            assert bool(res.converged) and error < SIGNIFICANT, report
