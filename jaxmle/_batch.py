@@ -401,10 +401,7 @@ def _pipelined(fit_chunk, starts, pending=None):
 
 def _chunk_size(chunk_size, data, batch: int, n_devices: int) -> int:
     if chunk_size is None:
-        per_dataset = sum(
-            math.prod(leaf.shape[1:]) * leaf.dtype.itemsize
-            for leaf in jax.tree_util.tree_leaves(data)
-        )
+        per_dataset = _bytes_per_dataset(data)
         platform = jax.default_backend()
         budget = _CHUNK_BYTES.get(platform, _CHUNK_BYTES_ACCELERATOR) * n_devices
         chunk = 2 ** int(math.log2(max(budget // max(per_dataset, 1), 1)))
@@ -415,6 +412,13 @@ def _chunk_size(chunk_size, data, batch: int, n_devices: int) -> int:
     if batch <= chunk:
         chunk = _round_up(bucket_size(batch), n_devices)
     return chunk
+
+
+def _bytes_per_dataset(data) -> int:
+    """Bytes of one dataset of a stacked batch (leaves ``(B, n, ...)``)."""
+    return sum(
+        math.prod(leaf.shape[1:]) * leaf.dtype.itemsize for leaf in jax.tree_util.tree_leaves(data)
+    )
 
 
 def _round_up(m: int, multiple: int) -> int:
@@ -525,8 +529,7 @@ def _check_stacked(model, data, weights, groups):
     dataset = functools.partial(_dataset, data, weights)
     validate_inputs(model, *dataset(0), where="dataset 0: ")
 
-    per_dataset = sum(leaf.nbytes // max(batch, 1) for leaf in leaves)
-    block = max(1, _CHECK_BYTES // max(per_dataset, 1))
+    block = max(1, _CHECK_BYTES // max(_bytes_per_dataset(data), 1))
 
     def check_values():
         # Blocks of datasets, the batch axis folded into the observation axis (host views: no

@@ -1,8 +1,10 @@
 """Tests run in float64: standard errors and certified digits need it (the library itself never
 changes JAX's global configuration; see README).
 
-Compiled programs go to JAX's persistent compilation cache under ``.pytest_cache/``: the two
-pytest-xdist workers compile many of the same fits, and a rerun of the suite reuses them.
+Compiled programs go to JAX's persistent compilation cache under ``.pytest_cache/`` (the clone's
+own, so a fresh clone starts empty): a rerun of the suite reuses them (test_censoring.py: 42 s
+with an empty cache, 15 s with a filled one, two workers), and the two pytest-xdist workers share
+what both compile.
 """
 
 import sys
