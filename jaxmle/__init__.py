@@ -15,8 +15,6 @@ Examples:
     True
 """
 
-# _inference first: its bootstrap/profile modules import _fit, which imports _inference.covariance.
-from . import _inference  # noqa: F401
 from ._batch import fit_many as fit_many
 from ._constraints import Interval as Interval
 from ._constraints import Ordered as Ordered
@@ -40,7 +38,7 @@ from ._model import Model as Model
 from ._results import FitResult as FitResult
 from ._solvers import Newton as Newton
 from ._solvers import OptaxSolver as OptaxSolver
-from ._solvers import Status as Status
+from ._status import Status as Status
 from .distributions import Bernoulli as Bernoulli
 from .distributions import Beta as Beta
 from .distributions import Binomial as Binomial

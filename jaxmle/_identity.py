@@ -14,6 +14,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import numpy as np
@@ -52,6 +53,51 @@ def freeze(value):
     except TypeError:
         return _ByIdentity(value)
     return value
+
+
+def freeze_callable(fn, depth: int = 0):
+    """A hashable value equal for functions built alike by a factory: the same code with equal
+    defaults and equal closed-over values (frozen recursively, through ``functools.partial`` and
+    tuples of functions such as an ``optax.GradientTransformation``).
+
+    ``optax.lbfgs()`` returns new closures at every call; compared by identity, a transformation
+    written inline (``solver=optax.lbfgs()``) would compile the fit again on every call. Nesting
+    deeper than 16 levels falls back to identity.
+
+    Examples:
+        >>> import optax
+        >>> freeze_callable(optax.adam(1e-2)) == freeze_callable(optax.adam(1e-2))
+        True
+        >>> freeze_callable(optax.adam(1e-2)) == freeze_callable(optax.adam(1e-3))
+        False
+    """
+    if depth > 16:
+        return _ByIdentity(fn)
+    if isinstance(fn, functools.partial):
+        return (
+            "partial",
+            freeze_callable(fn.func, depth + 1),
+            tuple(freeze_callable(a, depth + 1) for a in fn.args),
+            tuple((k, freeze_callable(v, depth + 1)) for k, v in sorted(fn.keywords.items())),
+        )
+    if isinstance(fn, tuple):
+        return (type(fn).__name__, tuple(freeze_callable(item, depth + 1) for item in fn))
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return freeze(fn)
+    cells = []
+    for cell in fn.__closure__ or ():
+        try:
+            cells.append(freeze_callable(cell.cell_contents, depth + 1))
+        except ValueError:  # an empty cell
+            cells.append(None)
+    return (
+        "function",
+        code,
+        freeze(fn.__defaults__),
+        freeze(fn.__kwdefaults__),
+        tuple(cells),
+    )
 
 
 class ValueIdentity:

@@ -8,6 +8,8 @@ unconstrained scale,
     f(u) = - sum_i w_i * logpdf(T(u), data)_i,
 
 where ``T`` applies each parameter's bijection and ``w`` are frequency weights (0 for padding).
+Every method that evaluates it takes the dataset as one explicit :class:`~jaxmle._problem.Problem`
+argument ``(data, weights, groups)``.
 
 Examples:
     >>> import jax.numpy as jnp
@@ -31,6 +33,7 @@ import numpy as np
 
 from ._constraints import ParamSpec
 from ._identity import ValueIdentity, freeze
+from ._problem import Problem
 
 __all__ = ["Model"]
 
@@ -57,8 +60,9 @@ class Model(ValueIdentity):
         init: optional ``init(data, weights) -> dict`` giving data-driven starting values
             (constrained scale, any subset of the parameters). Must be traceable.
 
-    Subclasses (the built-in families and regressions) override :meth:`init_params`,
-    :meth:`validate_data` and, where they know it, :meth:`objective_derivatives`.
+    Subclasses (the built-in families and regressions) pass ``logpdf=None`` and override
+    :meth:`logpdf`, :meth:`init_params`, :meth:`validate_data` and, where they know it,
+    :meth:`objective_derivatives`.
 
     Models built alike compare equal (``jm.Logit() == jm.Logit()``), so a fresh instance per call
     reuses the compiled fit; a user's own subclass compares by identity.
@@ -88,13 +92,17 @@ class Model(ValueIdentity):
 
     def __init__(
         self,
-        logpdf: Callable,
+        logpdf: Callable | None,
         params: Mapping[str, ParamSpec],
         *,
         name: str | None = None,
         validate: Callable | None = None,
         init: Callable | None = None,
     ):
+        if logpdf is None and type(self).logpdf is Model.logpdf:
+            raise TypeError("Model needs logpdf(params, data) -> (n,) log-likelihood contributions")
+        if logpdf is not None and not callable(logpdf):
+            raise TypeError(f"logpdf must be callable (params, data) -> (n,), got {logpdf!r}")
         if not params:
             raise ValueError("Model needs at least one parameter")
         for key, spec in params.items():
@@ -136,11 +144,12 @@ class Model(ValueIdentity):
         if self._validate is not None:
             self._validate(data)
 
-    def init_params(self, data, weights) -> dict:
-        """Starting values on the constrained scale (traceable). Defaults to the specs' inits."""
+    def init_params(self, problem: Problem) -> dict:
+        """Starting values on the constrained scale (traceable). Defaults to the specs' inits,
+        updated by the ``init(data, weights)`` given at construction."""
         start = {key: jnp.asarray(spec.init) for key, spec in self.specs.items()}
         if self._init is not None:
-            start.update(self._init(data, weights))
+            start.update(self._init(problem.data, problem.effective_weights))
         return start
 
     # -- between the params dict and flat vectors ------------------------------------------------
@@ -174,39 +183,34 @@ class Model(ValueIdentity):
         return out
 
     # -- the objective the solvers minimise ------------------------------------------------------
-    def loglik_terms(self, u: jax.Array, data, weights: jax.Array) -> jax.Array:
-        """Weighted per-observation contributions ``w_i * logpdf_i`` at ``T(u)``.
+    def objective(self, u: jax.Array, problem: Problem) -> jax.Array:
+        """Weighted negative log-likelihood ``f(u) = -sum_i w_i logpdf(T(u), data)_i``.
 
         Rows with zero weight (padding) contribute exactly zero, even where their log-density is
         ``-inf``.
         """
-        terms = self.logpdf(self.from_unconstrained(u), data)
-        return jnp.where(weights > 0, weights * terms, 0.0)
+        return -problem.total(self.logpdf(self.from_unconstrained(u), problem.data))
 
-    def objective(self, u: jax.Array, data, weights: jax.Array) -> jax.Array:
-        """Weighted negative log-likelihood ``f(u)``."""
-        return -jnp.sum(self.loglik_terms(u, data, weights))
-
-    def objective_derivatives(self, u: jax.Array, data, weights: jax.Array):
+    def objective_derivatives(self, u: jax.Array, problem: Problem):
         """``(f, grad f, hess f)`` at ``u`` by forward-over-reverse autodiff.
 
         Models with known structure override this with analytic derivatives.
         """
 
         def grad_with_aux(v):
-            value, grad = jax.value_and_grad(self.objective)(v, data, weights)
+            value, grad = jax.value_and_grad(self.objective)(v, problem)
             return grad, (value, grad)
 
         hess, (value, grad) = jax.jacfwd(grad_with_aux, has_aux=True)(u)
         return value, grad, hess
 
-    def expected_information(self, u: jax.Array, data, weights: jax.Array):
+    def expected_information(self, u: jax.Array, problem: Problem):
         """Fisher (expected) information of ``f`` on the unconstrained scale, ``(k, k)``.
 
         ``None`` means the model does not supply it; families and GLMs override this.
         """
         return None
 
-    def diagnose(self, params: dict, data, weights: jax.Array, status: jax.Array) -> jax.Array:
+    def diagnose(self, params: dict, problem: Problem, status: jax.Array) -> jax.Array:
         """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
         return status

@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._solvers._status import Status
+from ._status import Status
 
 __all__ = ["FitResult"]
 
@@ -45,6 +45,8 @@ class FitResult:
         status: :class:`~jaxmle.Status` code, as an int32 array.
         n_iter: solver iterations used.
         grad_norm: ``max |grad|`` of the log-likelihood at the estimate (unconstrained scale).
+        n_best: number of starting points that reached the reported optimum (``fit(...,
+            n_starts=k)``); for a single start, 1 when it converged and 0 otherwise.
         model: the fitted :class:`~jaxmle.Model` (static).
         cov_type: how ``cov`` was computed (static).
         names: display names for the flattened parameters (static).
@@ -60,6 +62,7 @@ class FitResult:
     status: jax.Array
     n_iter: jax.Array
     grad_norm: jax.Array
+    n_best: jax.Array
     model: object = dataclasses.field(metadata=dict(static=True))
     cov_type: str = dataclasses.field(default="observed", metadata=dict(static=True))
     names: tuple | None = dataclasses.field(default=None, metadata=dict(static=True))

@@ -137,7 +137,7 @@ def test_worker_threads_never_deadlock_on_the_exact_separation_check():
 
 
 def test_models_with_lapack_kernels_run_one_chunk_at_a_time():
-    from jaxmle._batch import _chunk_program, _fit_batch
+    from jaxmle._batch._programs import chunk_program, fit_chunk
 
     def logpdf(p, x):  # a correlated normal written with a Cholesky factor and a solve
         cov = jnp.array([[1.0, 0.5], [0.5, 2.0]]) * p["s"]
@@ -148,18 +148,19 @@ def test_models_with_lapack_kernels_run_one_chunk_at_a_time():
     model = jm.Model(logpdf, {"m": jm.Real(np.zeros(2)), "s": jm.Positive(1.0)})
     data = np.random.default_rng(3).normal(size=(12, 40, 2))
     solve = functools.partial(
-        _fit_batch,
+        fit_chunk,
         model=model,
-        solver=None,
+        solver=jm.Newton(),
         max_steps=100,
-        tol=None,
         cov_type="observed",
+        n_starts=1,
+        init_sampler=None,
         mesh=None,
     )
-    assert not _chunk_program(solve, data, None, None, None, 4)[1]
-    assert _chunk_program(
-        functools.partial(solve, model=NORMAL), data[..., 0], None, None, None, 4
-    )[1]
+    per_dataset = (data, None, None, {}, None)
+    assert not chunk_program(solve, per_dataset, {}, None, 4)[1]
+    per_dataset = (data[..., 0], None, None, {}, None)
+    assert chunk_program(functools.partial(solve, model=NORMAL), per_dataset, {}, None, 4)[1]
     one = jm.fit_many(model, data, chunk_size=4, workers=1)
     many = jm.fit_many(model, data, chunk_size=4, workers=2)  # falls back to one thread
     np.testing.assert_array_equal(one.params["m"], many.params["m"])

@@ -116,6 +116,7 @@ class _ExpectedLogit(jm.Model):
     def __init__(self, base):
         super().__init__(base.logpdf, base.specs)
 
-    def expected_information(self, u, data, weights):
+    def expected_information(self, u, problem):
+        data, weights = problem.data, problem.weights
         prob = jax.nn.sigmoid(data["X"] @ u)
         return jnp.einsum("ni,n,nj->ij", data["X"], weights * prob * (1 - prob), data["X"])

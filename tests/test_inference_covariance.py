@@ -22,7 +22,8 @@ def _logit_logpdf(p, d):
 class ExpectedLogit(jm.Model):
     """Logistic regression that supplies its Fisher information ``X' diag(w p (1-p)) X``."""
 
-    def expected_information(self, u, data, weights):
+    def expected_information(self, u, problem):
+        data, weights = problem.data, problem.weights
         prob = jax.nn.sigmoid(data["X"] @ u)
         return jnp.einsum("ni,n,nj->ij", data["X"], weights * prob * (1 - prob), data["X"])
 

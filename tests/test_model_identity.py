@@ -13,8 +13,7 @@ import numpy as np
 import pytest
 
 import jaxmle as jm
-from jaxmle import _batch
-from jaxmle._batch import _fit_batch
+from jaxmle._batch import _programs
 from jaxmle._fit import _fit_compiled
 
 
@@ -107,7 +106,7 @@ def test_fresh_model_per_call_does_not_recompile():
     y = (rng.random((6, 37)) < 0.5).astype(float)
 
     def programs():  # jit's cache, and fit_many's ahead-of-time programs (CPU)
-        return _fit_batch._cache_size() + len(_batch._PROGRAMS)
+        return _programs.fit_chunk._cache_size() + len(_programs._PROGRAMS)
 
     before = programs()
     first = jm.fit_many(jm.Logit(), {"X": X, "y": y}, workers=1)

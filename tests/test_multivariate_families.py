@@ -15,6 +15,7 @@ import scipy.special as sp
 import scipy.stats as st
 
 import jaxmle as jm
+from jaxmle._problem import Problem
 
 MVN = jm.MultivariateNormal(dim=3)
 DIRICHLET = jm.Dirichlet(dim=3)
@@ -54,9 +55,9 @@ def _dirichlet_datasets(batch, seed):
 
 
 def _information_matches_hessian(model, x, u):
-    data, weights = jnp.asarray(x), jnp.ones(len(x))
-    expected = jax.jit(model.expected_information)(u, data, weights)
-    _, _, hessian = jax.jit(model.objective_derivatives)(u, data, weights)
+    problem = Problem.build(jnp.asarray(x))
+    expected = jax.jit(model.expected_information)(u, problem)
+    _, _, hessian = jax.jit(model.objective_derivatives)(u, problem)
     np.testing.assert_allclose(expected, hessian, rtol=1e-8, atol=1e-9)
 
 
@@ -93,7 +94,7 @@ def test_dirichlet_matches_minka_fixed_point():
 
 def test_dirichlet_start_is_close_to_the_mle():
     x = jnp.asarray(_dirichlet_datasets(1, seed=3)[0])
-    start = DIRICHLET.init_params(x, jnp.ones(len(x)))["alpha"]
+    start = DIRICHLET.init_params(Problem.build(x))["alpha"]
     np.testing.assert_allclose(start, minka_fixed_point(np.asarray(x)), rtol=0.25)
 
 

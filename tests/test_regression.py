@@ -15,6 +15,7 @@ from scipy.optimize import minimize_scalar
 from statsmodels.tools.numdiff import approx_hess
 
 import jaxmle as jm
+from jaxmle._problem import Problem
 
 DATA = Path(__file__).parent / "data"
 
@@ -161,7 +162,7 @@ def test_gamma_scotland(link):
     res = jm.fit(model, data)
     check(res, beta, bse, llf, extra)
     # Fisher information of beta: statsmodels' expected Hessian at the same dispersion.
-    info = model.expected_information(res.unconstrained, data, np.ones(len(y)))
+    info = model.expected_information(res.unconstrained, Problem.build(data))
     p = len(beta)
     close(info[:p, :p], fisher, 1e-6, "expected information")
     np.testing.assert_array_equal(info[:p, p], 0.0)
@@ -227,7 +228,8 @@ def test_closed_form_derivatives_match_autodiff(model, draw, extra):
     weights = rng.uniform(0.5, 2.0, n)
     weights[3] = 0.0
     u = 0.3 * rng.normal(size=model.n_free)
-    closed = model.objective_derivatives(u, data, weights)
-    generic = jm.Model.objective_derivatives(model, u, data, weights)
+    problem = Problem.build(data, weights)
+    closed = model.objective_derivatives(u, problem)
+    generic = jm.Model.objective_derivatives(model, u, problem)
     for a, b in zip(closed, generic, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.max(np.abs(b)))

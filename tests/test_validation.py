@@ -97,9 +97,9 @@ def test_fit_many_names_the_bad_dataset():
 def test_fit_many_checks_values_block_by_block(monkeypatch):
     # Blocks of 3 datasets (160 bytes each): the bad dataset sits in the eighth block, and is
     # named with its index in the whole batch; the datasets before it are not blamed.
-    from jaxmle import _batch
+    from jaxmle._batch import _inputs
 
-    monkeypatch.setattr(_batch, "_CHECK_BYTES", 3 * 160)
+    monkeypatch.setattr(_inputs, "_CHECK_BYTES", 3 * 160)
     normal = jm.Model(lambda p, x: jss.norm.logpdf(x, p["m"], 1.0), params={"m": jm.Real(0.0)})
     stacked = np.tile(np.random.default_rng(2).normal(size=20), (40, 1))
     stacked[22, 7] = np.nan

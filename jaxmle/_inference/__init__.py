@@ -1,7 +1,7 @@
-"""Inference beyond the point estimate: covariances, intervals and tests.
+"""Inference beyond the point estimate: intervals and tests.
 
 Robust and cluster covariances are chosen with ``cov_type=`` in :func:`~jaxmle.fit` (see
-:mod:`jaxmle._inference.covariance`); this package adds profile-likelihood intervals, the
+:mod:`jaxmle._covariance`); this package adds profile-likelihood intervals, the
 likelihood-ratio, Wald and score tests, and the bootstrap.
 """
 

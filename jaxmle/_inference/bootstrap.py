@@ -22,8 +22,10 @@ from statistics import NormalDist
 import jax
 import jax.numpy as jnp
 
-from .._fit import DEFAULT_MAX_STEPS, fit, fit_prepared, float_dtype, n_observations
+from .._fit import DEFAULT_MAX_STEPS, fit, fit_problem
+from .._problem import Problem, n_observations
 from .._results import FitResult
+from .._solvers import resolve_solver
 
 __all__ = ["BootstrapResult", "bootstrap"]
 
@@ -162,9 +164,8 @@ def bootstrap(
         model=original.model,
         kind=kind,
         simulate=simulate,
-        solver=solver,
+        solver=resolve_solver(solver, tol),
         max_steps=int(max_steps),
-        tol=tol,
         draws=n_observations(data) if weights is None else int(round(float(jnp.sum(weights)))),
         batch_size=batch_size,
     )
@@ -180,32 +181,30 @@ def bootstrap(
         "simulate",
         "solver",
         "max_steps",
-        "tol",
         "batch_size",
     ),
 )
 def _replicates(
-    data, weights, params, keys, *, model, kind, draws, simulate, solver, max_steps, tol, batch_size
+    data, weights, params, keys, *, model, kind, draws, simulate, solver, max_steps, batch_size
 ):
-    n = n_observations(data)
-    dtype = float_dtype(data)
+    problem = Problem.build(data, weights)
+    n = problem.n
 
-    def refit(d, w):
-        return fit_prepared(model, d, w, solver, None, max_steps, tol, "observed", None)
+    def refit(replicate: Problem):
+        return fit_problem(model, replicate, solver, None, max_steps, "observed")
 
     if kind == "nonparametric":
-        base = jnp.ones((n,), dtype) if weights is None else weights.astype(dtype)
-        logits = jnp.log(jnp.where(base > 0, base, 0.0))
+        logits = jnp.log(problem.effective_weights)
 
         def one(key):
             rows = jax.random.categorical(key, logits, shape=(draws,))
-            counts = jax.ops.segment_sum(jnp.ones((draws,), dtype), rows, num_segments=n)
-            return refit(data, counts)
+            counts = jax.ops.segment_sum(jnp.ones((draws,), problem.dtype), rows, num_segments=n)
+            return refit(problem.with_weights(counts))
 
     else:
         draw = simulate if simulate is not None else (lambda k, p: model.sample(k, p, (n,)))
 
         def one(key):
-            return refit(jax.tree_util.tree_map(jnp.asarray, draw(key, params)), weights)
+            return refit(problem.with_data(jax.tree_util.tree_map(jnp.asarray, draw(key, params))))
 
     return jax.lax.map(one, keys, batch_size=batch_size)

@@ -19,9 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._fit import _is_traced, float_dtype
+from .._covariance import inverse_information
+from .._problem import Problem
 from .._results import flatten_batched
-from .covariance import inverse_information
+from .._validation import is_traced
 
 __all__ = ["ChiSquareTest", "lr_test", "score_test", "wald_test"]
 
@@ -85,7 +86,7 @@ def lr_test(restricted, full) -> ChiSquareTest:
         raise ValueError(
             f"restricted and full have batch shapes {restricted.batch_shape} and {full.batch_shape}"
         )
-    if not _is_traced((restricted.nobs, full.nobs)) and not np.allclose(
+    if not is_traced((restricted.nobs, full.nobs)) and not np.allclose(
         np.asarray(restricted.nobs), np.asarray(full.nobs)
     ):
         raise ValueError(
@@ -131,7 +132,7 @@ def wald_test(res, R, q=None) -> ChiSquareTest:
         )
     m = R.shape[0]
     q = jnp.zeros((m,), R.dtype) if q is None else jnp.reshape(jnp.asarray(q), (m,))
-    if not _is_traced(R) and np.linalg.matrix_rank(np.asarray(R)) < m:
+    if not is_traced(R) and np.linalg.matrix_rank(np.asarray(R)) < m:
         raise ValueError(f"R ({m} x {k}) is rank deficient: its restrictions are not independent")
     theta = flatten_batched(res.model, res.params)
     diff = jnp.einsum("mk,...k->...m", R, theta) - q
@@ -179,30 +180,26 @@ def score_test(model, data, restricted_params, df: int, *, weights=None, informa
     if int(df) <= 0:
         raise ValueError(f"df must be a positive integer, got {df}")
     model = model.bind(data)
-    data = jax.tree_util.tree_map(jnp.asarray, data)
-    dtype = float_dtype(data)
-    n = jax.tree_util.tree_leaves(data)[0].shape[0]
-    weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights, dtype)
-    params = {key: jnp.asarray(restricted_params[key], dtype) for key in model.specs}
+    problem = Problem.build(data, weights)
+    params = {key: jnp.asarray(restricted_params[key], problem.dtype) for key in model.specs}
     u = model.to_unconstrained(params)
     if information == "expected":
-        info = model.expected_information(u, data, weights)
+        info = model.expected_information(u, problem)
         if info is None:
             raise ValueError(
                 f"information='expected': model {model.name} does not supply expected_information"
             )
-        score = -jax.grad(model.objective)(u, data, weights)
+        score = -jax.grad(model.objective)(u, problem)
     elif all(spec.elementwise for spec in model.specs.values()):
 
         def loglik(theta):
-            terms = model.logpdf(model.unflatten(theta), data)
-            return jnp.sum(jnp.where(weights > 0, weights * terms, 0.0))
+            return problem.total(model.logpdf(model.unflatten(theta), problem.data))
 
         theta = model.flatten(params)
         score = jax.grad(loglik)(theta)
         info = -jax.hessian(loglik)(theta)
     else:
-        score = -jax.grad(model.objective)(u, data, weights)
-        info = model.objective_derivatives(u, data, weights)[2]
+        score = -jax.grad(model.objective)(u, problem)
+        info = model.objective_derivatives(u, problem)[2]
     inverse, _ = inverse_information(info)
     return _chi2_test(score @ inverse @ score, int(df), "score")

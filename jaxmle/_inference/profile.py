@@ -31,12 +31,15 @@ from __future__ import annotations
 import dataclasses
 import enum
 import functools
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
-from .._fit import _is_traced, validate_inputs
-from .._solvers import Newton, Objective, Status, iterate
+from .._problem import Problem
+from .._solvers import Newton, Objective, iterate
+from .._status import Status
+from .._validation import is_traced, validate_inputs
 
 __all__ = ["ProfileInterval", "ProfileStatus", "profile_ci"]
 
@@ -152,7 +155,7 @@ def profile_ci(model, data, res, level: float = 0.95, params=None, weights=None)
     data = jax.tree_util.tree_map(jnp.asarray, data)
     weights = None if weights is None else jnp.asarray(weights)
     batched = bool(res.batch_shape)
-    if not batched and not _is_traced((data, weights)):
+    if not batched and not is_traced((data, weights)):
         validate_inputs(model, data, weights)
     if batched:
         lead = {int(jnp.shape(leaf)[0]) for leaf in jax.tree_util.tree_leaves(data)}
@@ -231,8 +234,7 @@ def _profile(data, weights, res, level, *, model, coords, batched):
 def _profile_one(model, data, weights, res, level, coords):
     u_hat = res.unconstrained
     dtype = u_hat.dtype
-    n = jax.tree_util.tree_leaves(data)[0].shape[0]
-    weights = jnp.ones((n,), dtype) if weights is None else weights.astype(dtype)
+    problem = Problem.build(data, weights)
     z = jax.scipy.special.ndtri(0.5 + level / 2.0).astype(dtype)
     index = jnp.asarray(coords, jnp.int32)
     se_u = jnp.sqrt(jnp.diagonal(res.cov_unconstrained))[index]
@@ -240,7 +242,7 @@ def _profile_one(model, data, weights, res, level, coords):
     fit_ok = res.status == Status.CONVERGED
 
     def bound(j, direction, step_j):
-        t, status = _root(model, data, weights, u_hat, -res.loglik, j, direction, step_j, z)
+        t, status = _root(model, problem, u_hat, -res.loglik, j, direction, step_j, z)
         return t, jnp.where(fit_ok, status, ProfileStatus.FAILED).astype(jnp.int32)
 
     # All ends of all requested coordinates are one vmapped batch: lower ends first, then upper.
@@ -251,12 +253,41 @@ def _profile_one(model, data, weights, res, level, coords):
     return t[:m], t[m:], status[:m], status[m:]
 
 
-def _root(model, data, weights, u_hat, f_hat, j, direction, step, z):
+class _Pinned(NamedTuple):
+    """A profile point's problem: the fit's dataset with coordinates ``fixed`` held at ``t``."""
+
+    problem: Problem
+    fixed: jax.Array
+    t: jax.Array
+
+    def pin(self, v: jax.Array) -> jax.Array:
+        return jnp.where(self.fixed, self.t, v)
+
+
+def _pinned_objective(model) -> Objective:
+    """The model's objective over the free coordinates of a :class:`_Pinned` problem (the
+    pinned ones get a zero gradient and a unit Hessian block, so Newton leaves them alone)."""
+
+    def value(v, pinned):
+        return model.objective(pinned.pin(v), pinned.problem)
+
+    def derivatives(v, pinned):
+        f, g, hess = model.objective_derivatives(pinned.pin(v), pinned.problem)
+        fixed = pinned.fixed
+        cross = fixed[:, None] | fixed[None, :]
+        hess = jnp.where(cross, 0.0, hess) + jnp.diag(fixed.astype(hess.dtype))
+        return f, jnp.where(fixed, 0.0, g), hess
+
+    return Objective(value, derivatives)
+
+
+def _root(model, problem, u_hat, f_hat, j, direction, step, z):
     """One end of the interval on the unconstrained scale: ``(t, ProfileStatus)``."""
     dtype = u_hat.dtype
     k = u_hat.shape[0]
     fixed = jnp.arange(k) == j
     newton = Newton()
+    objective = _pinned_objective(model)
     eps = jnp.finfo(dtype).eps
     htol = 64.0 * eps * (1.0 + jnp.abs(f_hat))
     stol = 1e4 * eps
@@ -266,22 +297,10 @@ def _root(model, data, weights, u_hat, f_hat, j, direction, step, z):
     def evaluate(t, warm):
         """Signed-root deviation ``h``, its derivative, the re-optimised point and fit flag."""
 
-        def pin(v):
-            return jnp.where(fixed, t, v)
-
-        def value(v):
-            return model.objective(pin(v), data, weights)
-
-        def derivatives(v):
-            f, g, hess = model.objective_derivatives(pin(v), data, weights)
-            cross = fixed[:, None] | fixed[None, :]
-            hess = jnp.where(cross, 0.0, hess) + jnp.diag(fixed.astype(dtype))
-            return f, jnp.where(fixed, 0.0, g), hess
-
-        objective = Objective(value, jax.value_and_grad(value), derivatives)
-        solution = iterate(newton, objective, warm, INNER_MAX_STEPS)
-        u = pin(solution.u)
-        f, g = jax.value_and_grad(model.objective)(u, data, weights)
+        pinned = _Pinned(problem, fixed, t)
+        solution = iterate(newton, objective, warm, pinned, INNER_MAX_STEPS)
+        u = pinned.pin(solution.u)
+        f, g = jax.value_and_grad(model.objective)(u, problem)
         dev = 2.0 * (f - f_hat)
         root = jnp.sqrt(jnp.maximum(dev, 0.0))
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g))

@@ -1,35 +1,44 @@
-"""The one bounded ``while_loop`` driver every solver runs on.
+"""The one bounded ``while_loop`` driver every solver runs on, and the objective it minimises.
 
 A solver is a pair of pure functions over an explicit state (optax/optimistix style):
-``init(objective, u0) -> state`` and ``step(objective, state) -> state``. Every state is a
-NamedTuple with at least ``u, f, g, n_iter, done, status``. The driver loops while the fit is not
-done and has steps left; under ``jax.vmap`` the loop runs until every fit in the batch is done, and
-finished fits are frozen (JAX selects their old state), so each fit stops on its own criterion.
+``init(objective, u0, problem) -> state`` and ``step(objective, state, problem) -> state``, plus
+``finish(objective, state, problem, status) -> Solution``. Every state is a NamedTuple with at
+least ``u, f, g, n_iter, done, status``. The dataset reaches the objective only through the
+explicit ``problem`` argument, never through a closure, so the same driver serves fits, profile
+likelihoods and implicit differentiation. The driver loops while the fit is not done and has
+steps left; under ``jax.vmap`` the loop runs until every fit in the batch is done, and finished
+fits are frozen (JAX selects their old state), so each fit stops on its own criterion.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
 
-from ._status import Status
+from .._status import Status
 
 
 class Objective(NamedTuple):
-    """The minimised function ``f(u)`` (negative log-likelihood) and its derivatives.
+    """The minimised function ``f(u, problem)`` (negative log-likelihood) and its derivatives.
 
     Attributes:
-        value: ``u -> f``.
-        value_and_grad: ``u -> (f, grad f)``.
-        derivatives: ``u -> (f, grad f, hess f)``.
+        value: ``(u, problem) -> f``.
+        derivatives: ``(u, problem) -> (f, grad f, hess f)``, gradients and Hessian in ``u``.
     """
 
-    value: object
-    value_and_grad: object
-    derivatives: object
+    value: Callable
+    derivatives: Callable
+
+    def value_and_grad(self, u: jax.Array, problem):
+        """``(f, grad f)`` at ``u`` by reverse-mode autodiff."""
+        return jax.value_and_grad(self.value)(u, problem)
+
+    def grad(self, u: jax.Array, problem) -> jax.Array:
+        """``grad f`` at ``u``."""
+        return jax.grad(self.value)(u, problem)
 
 
 class Solution(NamedTuple):
@@ -43,38 +52,16 @@ class Solution(NamedTuple):
     n_iter: jax.Array
 
 
-def iterate(solver, objective: Objective, u0: jax.Array, max_steps: int) -> Solution:
-    """Run ``solver`` from ``u0`` for at most ``max_steps`` steps and return its solution."""
-    state = solver.init(objective, u0)
+def iterate(solver, objective: Objective, u0: jax.Array, problem, max_steps: int) -> Solution:
+    """Run ``solver`` from ``u0`` on ``problem`` for at most ``max_steps`` steps."""
+    state = solver.init(objective, u0, problem)
 
     def keep_going(s):
         return (~s.done) & (s.n_iter < max_steps)
 
-    state = jax.lax.while_loop(keep_going, lambda s: solver.step(objective, s), state)
+    state = jax.lax.while_loop(keep_going, lambda s: solver.step(objective, s, problem), state)
     status = jnp.where(state.done, state.status, Status.MAX_STEPS).astype(jnp.int32)
-    return solver.finish(objective, state, status)
-
-
-def resolve_solver(solver, tol):
-    """Turn the user's ``solver=`` argument into a solver object.
-
-    ``None`` gives the default damped :class:`~jaxmle.Newton`; an
-    ``optax.GradientTransformation`` is wrapped in :class:`~jaxmle.OptaxSolver`; a solver object
-    is used as given.
-    """
-    from ._newton import Newton
-    from ._optax import OptaxSolver
-
-    if solver is None:
-        return Newton(tol=tol)
-    if isinstance(solver, optax.GradientTransformation):
-        return OptaxSolver(solver, tol=tol)
-    if hasattr(solver, "init") and hasattr(solver, "step") and hasattr(solver, "finish"):
-        return solver
-    raise TypeError(
-        "solver must be None (damped Newton), jm.Newton(...), or an optax.GradientTransformation"
-        f" such as optax.lbfgs(); got {type(solver).__name__}"
-    )
+    return solver.finish(objective, state, problem, status)
 
 
 def default_tol(dtype, tol, double: float = 1e-12, single: float = 1e-5):

@@ -40,8 +40,8 @@ import jax
 import jax.numpy as jnp
 
 from .._linalg import cholesky_solve
+from .._status import Status
 from ._driver import Objective, Solution, default_tol
-from ._status import Status
 
 
 class NewtonState(NamedTuple):
@@ -97,8 +97,8 @@ class Newton:
     def __repr__(self) -> str:
         return f"Newton(tol={self.tol}, xtol={self.xtol}, ptol={self.ptol})"
 
-    def init(self, objective: Objective, u0: jax.Array) -> NewtonState:
-        f, g, hess = objective.derivatives(u0)
+    def init(self, objective: Objective, u0: jax.Array, problem) -> NewtonState:
+        f, g, hess = objective.derivatives(u0, problem)
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(hess))
         newton, newton_ok = cholesky_solve(hess, g)
         return NewtonState(
@@ -116,7 +116,7 @@ class Newton:
             status=jnp.where(finite, Status.CONVERGED, Status.NONFINITE).astype(jnp.int32),
         )
 
-    def step(self, objective: Objective, s: NewtonState) -> NewtonState:
+    def step(self, objective: Objective, s: NewtonState, problem) -> NewtonState:
         tol = default_tol(s.u.dtype, self.tol)
         xtol = default_tol(s.u.dtype, self.xtol, double=1e-10)
         fscale = 1.0 + jnp.abs(s.f)
@@ -134,7 +134,7 @@ class Newton:
         step_ok = jnp.where(polishing, newton_ok, damped_ok)
 
         u_trial = s.u + step
-        f_trial, g_trial, hess_trial = objective.derivatives(u_trial)
+        f_trial, g_trial, hess_trial = objective.derivatives(u_trial, problem)
         finite = (
             jnp.isfinite(f_trial)
             & jnp.all(jnp.isfinite(g_trial))
@@ -199,7 +199,7 @@ class Newton:
             status=jnp.where(done, status, s.status),
         )
 
-    def finish(self, objective: Objective, s: NewtonState, status: jax.Array) -> Solution:
+    def finish(self, objective: Objective, s: NewtonState, problem, status: jax.Array) -> Solution:
         return Solution(s.u, s.f, s.g, s.hessian, status, s.n_iter)
 
 

@@ -24,8 +24,9 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from .._identity import freeze_callable
+from .._status import Status
 from ._driver import Objective, Solution, default_tol
-from ._status import Status
 
 
 class OptaxState(NamedTuple):
@@ -49,16 +50,28 @@ class OptaxSolver:
     def __init__(self, transformation: optax.GradientTransformation, tol: float | None = None):
         self.transformation = optax.with_extra_args_support(transformation)
         self.tol = tol
+        self._identity = freeze_callable(self.transformation)
+
+    def _key(self):
+        return (self._identity, self.tol)
+
+    # Equal transformations (same factory, equal settings) compare equal, so that
+    # ``solver=optax.lbfgs()`` written inline reuses the compiled fit instead of recompiling.
+    def __eq__(self, other) -> bool:
+        return type(other) is type(self) and other._key() == self._key()
+
+    def __hash__(self) -> int:
+        return hash((type(self), self._key()))
 
     def __repr__(self) -> str:
-        return "OptaxSolver(...)"
+        return f"OptaxSolver(..., tol={self.tol})"
 
     def _converged(self, f, g):
         tol = default_tol(g.dtype, self.tol)
         return jnp.max(jnp.abs(g)) <= tol * (1.0 + jnp.abs(f))
 
-    def init(self, objective: Objective, u0: jax.Array) -> OptaxState:
-        f, g = objective.value_and_grad(u0)
+    def init(self, objective: Objective, u0: jax.Array, problem) -> OptaxState:
+        f, g = objective.value_and_grad(u0, problem)
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g))
         converged = finite & self._converged(f, g)
         return OptaxState(
@@ -71,12 +84,17 @@ class OptaxSolver:
             status=jnp.where(finite, Status.CONVERGED, Status.NONFINITE).astype(jnp.int32),
         )
 
-    def step(self, objective: Objective, s: OptaxState) -> OptaxState:
+    def step(self, objective: Objective, s: OptaxState, problem) -> OptaxState:
         updates, opt_state = self.transformation.update(
-            s.g, s.opt_state, s.u, value=s.f, grad=s.g, value_fn=objective.value
+            s.g,
+            s.opt_state,
+            s.u,
+            value=s.f,
+            grad=s.g,
+            value_fn=lambda v: objective.value(v, problem),
         )
         u = optax.apply_updates(s.u, updates)
-        f, g = objective.value_and_grad(u)
+        f, g = objective.value_and_grad(u, problem)
         finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g))
         converged = finite & self._converged(f, g)
         keep = lambda new, old: jnp.where(finite, new, old)  # noqa: E731
@@ -90,6 +108,6 @@ class OptaxSolver:
             status=jnp.where(finite, Status.CONVERGED, Status.NONFINITE).astype(jnp.int32),
         )
 
-    def finish(self, objective: Objective, s: OptaxState, status: jax.Array) -> Solution:
-        f, g, hess = objective.derivatives(s.u)
+    def finish(self, objective: Objective, s: OptaxState, problem, status: jax.Array) -> Solution:
+        f, g, hess = objective.derivatives(s.u, problem)
         return Solution(s.u, f, g, hess, status, s.n_iter)

@@ -114,7 +114,7 @@ class Censored(Family):
             + (f"keys {sorted(data)}" if isinstance(data, dict) else type(data).__name__)
         )
 
-    def log_density(self, params, data):
+    def logpdf(self, params, data):
         if self._layout(data) == "event":
             return self._event_loglik(params, data["x"], data["event"])
         return self._interval_loglik(params, data["lower"], data["upper"])
@@ -122,7 +122,7 @@ class Censored(Family):
     def _event_loglik(self, params, x, event):
         # Under jit every row's kind is unknown, so all kinds are evaluated at x (inside the
         # support) and the row's code selects one. A family without logcdf cannot take event 2.
-        exact = self.family.log_density(params, x)
+        exact = self.family.logpdf(params, x)
         right = self.family.logsf(params, x)
         left = self.family.logcdf(params, x) if _implements(self.family, "logcdf") else jnp.nan
         return jnp.where(event == EXACT, exact, jnp.where(event == LEFT, left, right))
@@ -145,7 +145,7 @@ class Censored(Family):
         between = ~exact & ~at_floor & ~right_open
         lo = jnp.where(at_floor, ref, lo)
 
-        log_exact = family.log_density(params, jnp.where(exact, lower, ref))
+        log_exact = family.logpdf(params, jnp.where(exact, lower, ref))
         log_f_hi, log_s_hi = family.logcdf(params, ref), family.logsf(params, ref)
         log_f_lo, log_s_lo = family.logcdf(params, lo), family.logsf(params, lo)
         safe_lo = jnp.where(between, log_f_lo, log_f_hi - 1.0)
@@ -261,8 +261,8 @@ class Truncated(Family):
         log_f, log_s = family.logcdf(params, ends), family.logsf(params, ends)
         return log_prob_between(log_f[0], log_f[1], log_s[0], log_s[1])
 
-    def log_density(self, params, x):
-        return self.family.log_density(params, x) - self.log_mass(params)
+    def logpdf(self, params, x):
+        return self.family.logpdf(params, x) - self.log_mass(params)
 
     def start(self, x, weights):
         return self.family.start(x, weights)

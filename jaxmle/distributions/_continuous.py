@@ -27,7 +27,8 @@ import jax.scipy.stats as jss
 import numpy as np
 
 from .._constraints import Positive, Real
-from .._solvers import Status
+from .._problem import Problem
+from .._status import Status
 from ._family import Family, log1mexp, weighted_mean, weighted_quantile, weighted_var
 from ._special import gammainc, gammaincc, trigamma
 
@@ -108,7 +109,7 @@ class Normal(Family):
     def __init__(self):
         super().__init__({"loc": Real(0.0), "scale": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.norm.logpdf(x, params["loc"], params["scale"])
 
     def logcdf(self, params, x):
@@ -154,7 +155,7 @@ class StudentT(Family):
     def __init__(self):
         super().__init__({"df": Positive(5.0), "loc": Real(0.0), "scale": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         # Written out rather than jss.t.logpdf, whose lgamma difference loses every digit at
         # large df (a fit heading for the normal limit); _student_t_log_constant stays exact.
         df, scale = params["df"], params["scale"]
@@ -199,7 +200,7 @@ class StudentT(Family):
             scale = jnp.sqrt(jnp.sum(u * (x - loc) ** 2) / jnp.sum(weights))
         return {"df": df, "loc": loc, "scale": scale}
 
-    def objective_derivatives(self, u, data, weights):
+    def objective_derivatives(self, u, problem: Problem):
         """Weighted negative log-likelihood, gradient and Hessian in ``u = (log v, loc, log s)``.
 
         With ``d_i = x_i - loc``, ``kappa = 1/(v s^2)``, ``q_i = kappa d_i^2``,
@@ -214,10 +215,9 @@ class StudentT(Family):
         """
         log_v, loc, log_s = u[0], u[1], u[2]
         v, s = jnp.exp(log_v), jnp.exp(log_s)
-        included = weights > 0
-        w = jnp.where(included, weights, 0.0)
+        w = problem.effective_weights
         kappa = 1.0 / (v * s**2)
-        d = jnp.where(included, data - loc, 0.0)
+        d = jnp.where(problem.included, problem.data - loc, 0.0)
         q = kappa * d**2
         r = 1.0 / (1.0 + q)
         wr, rq = w * r, r * q
@@ -247,7 +247,7 @@ class StudentT(Family):
         )
         return value, grad, hess
 
-    def diagnose(self, params, data, weights, status):
+    def diagnose(self, params, problem: Problem, status):
         return jnp.where(params["df"] > STUDENT_T_MAX_DF, Status.BOUNDARY, status)
 
     def fisher_information(self, params):
@@ -311,7 +311,7 @@ class Laplace(Family):
     def __init__(self):
         super().__init__({"loc": Real(0.0), "scale": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.laplace.logpdf(x, params["loc"], params["scale"])
 
     def logcdf(self, params, x):
@@ -332,16 +332,16 @@ class Laplace(Family):
     def fisher_information(self, params):
         return _location_scale_fisher(1.0, 1.0, 0.0, params["scale"])
 
-    def objective_derivatives(self, u, data, weights):
+    def objective_derivatives(self, u, problem: Problem):
         """Objective, gradient with the minimum-norm subgradient in ``loc``, expected information.
 
         With ``D = sum_{x < loc} w - sum_{x > loc} w`` and ``T`` the weight of ties, the
         subdifferential of ``f`` in ``loc`` is ``[D - T, D + T] / scale``; its element of least
         magnitude is zero exactly at any weighted median.
         """
-        value, grad = jax.value_and_grad(self.objective)(u, data, weights)
+        value, grad = jax.value_and_grad(self.objective)(u, problem)
         params = self.from_unconstrained(u)
-        loc, w = params["loc"], jnp.where(weights > 0, weights, 0.0)
+        data, loc, w = problem.data, params["loc"], problem.effective_weights
         below = jnp.sum(jnp.where(data < loc, w, 0.0))
         above = jnp.sum(jnp.where(data > loc, w, 0.0))
         ties = jnp.sum(jnp.where(data == loc, w, 0.0))
@@ -349,7 +349,7 @@ class Laplace(Family):
         grad = grad.at[0].set(
             jnp.sign(gap) * jnp.maximum(jnp.abs(gap) - ties, 0.0) / params["scale"]
         )
-        return value, grad, self.expected_information(u, data, weights)
+        return value, grad, self.expected_information(u, problem)
 
 
 class Logistic(Family):
@@ -370,7 +370,7 @@ class Logistic(Family):
     def __init__(self):
         super().__init__({"loc": Real(0.0), "scale": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.logistic.logpdf(x, params["loc"], params["scale"])
 
     def logcdf(self, params, x):
@@ -410,7 +410,7 @@ class Gumbel(Family):
     def __init__(self):
         super().__init__({"loc": Real(0.0), "scale": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         # Written out: jax.scipy.stats.gumbel_r.logpdf (JAX 0.10) computes xlogy(-1, scale) with an
         # integer -1, which breaks forward-mode differentiation (a float0 tangent).
         z = (x - params["loc"]) / params["scale"]
@@ -454,7 +454,7 @@ class Cauchy(Family):
     def __init__(self):
         super().__init__({"loc": Real(0.0), "scale": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.cauchy.logpdf(x, params["loc"], params["scale"])
 
     def _log_cdf_sf(self, params, x):
@@ -501,7 +501,7 @@ class LogNormal(Family):
     def in_support(self, x):
         return _positive(x)
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         logx = jnp.log(x)
         return jss.norm.logpdf(logx, params["loc"], params["scale"]) - logx
 
@@ -543,7 +543,7 @@ class Exponential(Family):
     def in_support(self, x):
         return np.isfinite(x) & (x >= 0)
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.expon.logpdf(x, scale=1.0 / params["rate"])
 
     def logcdf(self, params, x):
@@ -587,7 +587,7 @@ class Gamma(Family):
     def in_support(self, x):
         return _positive(x)
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.gamma.logpdf(x, params["shape"], scale=1.0 / params["rate"])
 
     def _log_cdf_sf(self, params, x):
@@ -616,7 +616,7 @@ class Gamma(Family):
             )
         return {"shape": k, "rate": k / weighted_mean(x, weights)}
 
-    def objective_derivatives(self, u, data, weights):
+    def objective_derivatives(self, u, problem: Problem):
         """Weighted negative log-likelihood, gradient and Hessian in ``u = (log k, log r)``.
 
         The log-likelihood depends on the data only through ``S0 = sum w``, ``L = sum w log x``
@@ -630,11 +630,8 @@ class Gamma(Family):
         """
         log_k, log_r = u[0], u[1]
         k, r = jnp.exp(log_k), jnp.exp(log_r)
-        included = weights > 0
-        w = jnp.where(included, weights, 0.0)
-        s0 = jnp.sum(w)
-        sum_log = jnp.sum(w * jnp.log(jnp.where(included, data, 1.0)))
-        sum_x = jnp.sum(w * data)
+        x = jnp.where(problem.included, problem.data, 1.0)
+        s0, sum_log, sum_x = problem.nobs, problem.total(jnp.log(x)), problem.total(x)
         value = s0 * jsp.gammaln(k) - s0 * k * log_r - (k - 1.0) * sum_log + r * sum_x
         d_log_k = k * (s0 * jsp.digamma(k) - s0 * log_r - sum_log)
         cross = -s0 * k
@@ -684,7 +681,7 @@ class Weibull(Family):
     def _power(self, params, x):
         return (x / params["scale"]) ** params["shape"]
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         k, lam = params["shape"], params["scale"]
         return jnp.log(k / lam) + (k - 1.0) * jnp.log(x / lam) - self._power(params, x)
 
@@ -716,7 +713,7 @@ class Weibull(Family):
         )
         return {"shape": k, "scale": jnp.exp(mean_log + log_mean_power / k)}
 
-    def objective_derivatives(self, u, data, weights):
+    def objective_derivatives(self, u, problem: Problem):
         """Weighted negative log-likelihood, gradient and Hessian in ``u = (log k, log lam)``.
 
         With ``t_i = log x_i - log lam``, ``z_i = exp(k t_i) = (x_i/lam)^k`` and the weighted
@@ -732,9 +729,8 @@ class Weibull(Family):
         """
         log_k, log_lam = u[0], u[1]
         k = jnp.exp(log_k)
-        included = weights > 0
-        w = jnp.where(included, weights, 0.0)
-        t = jnp.where(included, jnp.log(data) - log_lam, 0.0)
+        w = problem.effective_weights
+        t = jnp.where(problem.included, jnp.log(problem.data) - log_lam, 0.0)
         wz = w * jnp.exp(k * t)
         s0, s1 = jnp.sum(w), jnp.sum(w * t)
         z0, z1, z2 = jnp.sum(wz), jnp.sum(wz * t), jnp.sum(wz * t**2)
@@ -774,7 +770,7 @@ class InverseGaussian(Family):
     def in_support(self, x):
         return _positive(x)
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         mu, lam = params["mean"], params["shape"]
         return 0.5 * (jnp.log(lam) - jnp.log(2.0 * jnp.pi) - 3.0 * jnp.log(x)) - lam * (
             x - mu
@@ -843,7 +839,7 @@ class Beta(Family):
     def in_support(self, x):
         return np.isfinite(x) & (x > 0) & (x < 1)
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         # Not jax.scipy.stats.beta.logpdf: its log-beta (jax.scipy.special.betaln, JAX 0.10) is off
         # by ~4e-8 at e.g. a=15, b=18; the gammaln combination is exact to rounding here.
         a, b = params["a"], params["b"]
@@ -906,7 +902,7 @@ class VonMises(Family):
     def __init__(self):
         super().__init__({"loc": Real(0.0), "concentration": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.vonmises.logpdf(x - params["loc"], params["concentration"])
 
     def _log_cdf_sf(self, params, x):

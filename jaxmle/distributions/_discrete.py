@@ -28,7 +28,8 @@ import numpy as np
 from jax.scipy.special import betainc, gammainc, gammaincc, gammaln
 
 from .._constraints import Positive, Simplex, UnitInterval
-from .._solvers import Status
+from .._problem import Problem
+from .._status import Status
 from ._family import Family, log1mexp, support_error, weighted_mean, weighted_var
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "NegativeBinomial", "Poisson"]
@@ -83,7 +84,7 @@ class Poisson(Family):
     def __init__(self):
         super().__init__({"rate": Positive(1.0)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.poisson.logpmf(x, params["rate"])
 
     def logsf(self, params, x):
@@ -109,8 +110,8 @@ class Poisson(Family):
     def fisher_information(self, params):
         return jnp.reshape(1.0 / params["rate"], (1, 1))
 
-    def diagnose(self, params, data, weights, status):
-        return _on_boundary(status, jnp.sum(weights * data) == 0)
+    def diagnose(self, params, problem: Problem, status):
+        return _on_boundary(status, problem.total(problem.data) == 0)
 
 
 # -- Bernoulli ----------------------------------------------------------------------------------
@@ -134,7 +135,7 @@ class Bernoulli(Family):
     def __init__(self):
         super().__init__({"p": UnitInterval(0.5)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.bernoulli.logpmf(x, params["p"])
 
     def logcdf(self, params, x):
@@ -158,9 +159,9 @@ class Bernoulli(Family):
         p = params["p"]
         return jnp.reshape(1.0 / (p * (1.0 - p)), (1, 1))
 
-    def diagnose(self, params, data, weights, status):
-        successes = jnp.sum(weights * data)
-        return _on_boundary(status, (successes == 0) | (successes == jnp.sum(weights)))
+    def diagnose(self, params, problem: Problem, status):
+        successes = problem.total(problem.data)
+        return _on_boundary(status, (successes == 0) | (successes == problem.nobs))
 
 
 # -- Binomial -----------------------------------------------------------------------------------
@@ -185,7 +186,7 @@ class Binomial(Family):
     def __init__(self):
         super().__init__({"p": UnitInterval(0.5)})
 
-    def log_density(self, params, data):
+    def logpdf(self, params, data):
         return jss.binom.logpmf(data["y"], data["trials"], params["p"])
 
     def logcdf(self, params, data):
@@ -227,15 +228,15 @@ class Binomial(Family):
         if np.any(bad):
             raise support_error(self.name, y, bad, "y in {0, 1, ..., trials}")
 
-    def expected_information(self, u, data, weights):
+    def expected_information(self, u, problem: Problem):
         # The information of p is sum_i w_i trials_i / (p (1 - p)); on the logit scale the
         # Jacobian p (1 - p) turns it into sum_i w_i trials_i p (1 - p).
         p = self.from_unconstrained(u)["p"]
-        return jnp.reshape(jnp.sum(weights * data["trials"]) * p * (1.0 - p), (1, 1))
+        return jnp.reshape(problem.total(problem.data["trials"]) * p * (1.0 - p), (1, 1))
 
-    def diagnose(self, params, data, weights, status):
-        successes = jnp.sum(weights * data["y"])
-        trials = jnp.sum(weights * data["trials"])
+    def diagnose(self, params, problem: Problem, status):
+        successes = problem.total(problem.data["y"])
+        trials = problem.total(problem.data["trials"])
         return _on_boundary(status, (successes == 0) | (successes == trials))
 
 
@@ -259,7 +260,7 @@ class Geometric(Family):
     def __init__(self):
         super().__init__({"p": UnitInterval(0.5)})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.geom.logpmf(x, params["p"])
 
     def logsf(self, params, x):
@@ -284,8 +285,8 @@ class Geometric(Family):
         p = params["p"]
         return jnp.reshape(1.0 / (p**2 * (1.0 - p)), (1, 1))
 
-    def diagnose(self, params, data, weights, status):
-        return _on_boundary(status, jnp.sum(weights * (data - 1.0)) == 0)
+    def diagnose(self, params, problem: Problem, status):
+        return _on_boundary(status, problem.total(problem.data - 1.0) == 0)
 
 
 # -- Negative binomial --------------------------------------------------------------------------
@@ -318,7 +319,7 @@ class NegativeBinomial(Family):
     def __init__(self):
         super().__init__({"mean": Positive(1.0), "alpha": Positive(1.0)})
 
-    def log_density(self, params, y):
+    def logpdf(self, params, y):
         mean, alpha = params["mean"], params["alpha"]
         r = 1.0 / alpha
         log1p_am = jnp.log1p(alpha * mean)
@@ -348,9 +349,10 @@ class NegativeBinomial(Family):
     def in_support(self, x):
         return _is_count(x)
 
-    def diagnose(self, params, data, weights, status):
-        mean = weighted_mean(data, weights)
-        under_dispersed = jnp.sum(weights * (data - mean) ** 2) <= jnp.sum(weights * data)
+    def diagnose(self, params, problem: Problem, status):
+        y, weights = problem.data, problem.effective_weights
+        mean = weighted_mean(y, weights)
+        under_dispersed = problem.total((y - mean) ** 2) <= problem.total(y)
         return _on_boundary(status, under_dispersed)
 
 
@@ -384,7 +386,7 @@ class Categorical(Family):
         self.support_description = f"y in {{0, 1, ..., {self.n_classes - 1}}}"
         super().__init__({"probs": Simplex(np.full(self.n_classes, 1.0 / self.n_classes))})
 
-    def log_density(self, params, y):
+    def logpdf(self, params, y):
         return jnp.log(params["probs"])[jnp.asarray(y).astype(jnp.int32)]
 
     def sample(self, key, params, shape=()):
@@ -406,5 +408,7 @@ class Categorical(Family):
         # Jacobian J gives the information of the K - 1 log-ratios, diag(p) - p p^T.
         return jnp.diag(1.0 / params["probs"])
 
-    def diagnose(self, params, data, weights, status):
-        return _on_boundary(status, jnp.any(self._counts(data, weights) == 0))
+    def diagnose(self, params, problem: Problem, status):
+        return _on_boundary(
+            status, jnp.any(self._counts(problem.data, problem.effective_weights) == 0)
+        )

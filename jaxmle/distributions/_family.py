@@ -20,7 +20,7 @@ Examples:
     ...     support_description = "x real"
     ...     def __init__(self):
     ...         super().__init__({"loc": jm.Real(0.0), "scale": jm.Positive(1.0)})
-    ...     def log_density(self, params, x):
+    ...     def logpdf(self, params, x):
     ...         return jss.norm.logpdf(x, params["loc"], params["scale"])
     ...     def start(self, x, weights):
     ...         m = weighted_mean(x, weights)
@@ -40,6 +40,7 @@ import numpy as np
 
 from .._constraints import ParamSpec
 from .._model import Model
+from .._problem import Problem
 
 __all__ = [
     "Family",
@@ -55,8 +56,8 @@ class Family(Model):
     """Base class of the built-in families.
 
     Subclasses call ``super().__init__(params={...}, name=...)`` and implement
-    :meth:`log_density`; the others are optional. :meth:`~jaxmle.Model.logpdf` evaluates
-    :meth:`log_density` on the data, :meth:`~jaxmle.Model.init_params` fills the specs' defaults
+    :meth:`logpdf`; the others are optional. :meth:`~jaxmle.Model.logpdf` evaluates
+    :meth:`logpdf` on the data, :meth:`~jaxmle.Model.init_params` fills the specs' defaults
     with :meth:`start`, :meth:`~jaxmle.Model.validate_data` calls :meth:`check_support`.
 
     Args:
@@ -70,13 +71,10 @@ class Family(Model):
     support_description: str = "x real"
 
     def __init__(self, params: Mapping[str, ParamSpec], *, name: str | None = None):
-        super().__init__(self._logpdf_data, params=params, name=name or type(self).__name__)
-
-    def _logpdf_data(self, params: dict, data) -> jax.Array:
-        return self.log_density(params, data)
+        super().__init__(None, params=params, name=name or type(self).__name__)
 
     # -- the distribution ----------------------------------------------------------------------
-    def log_density(self, params: dict, x) -> jax.Array:
+    def logpdf(self, params: dict, x) -> jax.Array:
         """Per-observation log density (or log mass) of ``x``, shape ``(n,)``."""
         raise NotImplementedError
 
@@ -118,21 +116,21 @@ class Family(Model):
         return None
 
     # -- Model hooks ---------------------------------------------------------------------------
-    def init_params(self, data, weights) -> dict:
+    def init_params(self, problem: Problem) -> dict:
         start = {key: jnp.asarray(spec.init) for key, spec in self.specs.items()}
-        start.update(self.start(data, weights))
+        start.update(self.start(problem.data, problem.effective_weights))
         return start
 
     def validate_data(self, data) -> None:
         self.check_support(data)
 
-    def expected_information(self, u: jax.Array, data, weights: jax.Array):
+    def expected_information(self, u: jax.Array, problem: Problem):
         """``(sum_i w_i) J^T I(theta) J`` on the unconstrained scale, or ``None``."""
         info = self.fisher_information(self.from_unconstrained(u))
         if info is None:
             return None
         jac = jax.jacfwd(lambda v: self.flatten(self.from_unconstrained(v)))(u)
-        return jnp.sum(weights) * (jac.T @ info @ jac)
+        return problem.nobs * (jac.T @ info @ jac)
 
 
 # -- helpers ------------------------------------------------------------------------------------

@@ -19,7 +19,8 @@ import jax.scipy.stats as jss
 import numpy as np
 
 from .._constraints import Positive, PositiveDefinite, Real
-from .._solvers import Status
+from .._problem import Problem
+from .._status import Status
 from ._family import Family, weighted_mean
 from ._special import trigamma
 
@@ -80,7 +81,7 @@ class MultivariateNormal(Family):
             {"mean": Real(np.zeros(self.dim)), "cov": PositiveDefinite(np.eye(self.dim))}
         )
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         return jss.multivariate_normal.logpdf(x, params["mean"], params["cov"])
 
     def sample(self, key, params, shape=()):
@@ -103,8 +104,8 @@ class MultivariateNormal(Family):
         info = info.at[:d, :d].set(prec)
         return info.at[d:, d:].set(0.5 * jnp.kron(prec, prec))
 
-    def diagnose(self, params, data, weights, status):
-        _, cov = _weighted_moments(data, weights)
+    def diagnose(self, params, problem: Problem, status):
+        _, cov = _weighted_moments(problem.data, problem.effective_weights)
         singular = ~jnp.all(jnp.isfinite(jnp.linalg.cholesky(cov)))
         return jnp.where(singular, Status.BOUNDARY, status).astype(status.dtype)
 
@@ -138,7 +139,7 @@ class Dirichlet(Family):
             raise ValueError(f"Dirichlet: dim must be at least 2, got {dim!r}")
         super().__init__({"alpha": Positive(np.ones(self.dim))})
 
-    def log_density(self, params, x):
+    def logpdf(self, params, x):
         # jax.scipy.stats.dirichlet wants the components on the leading axis.
         return jss.dirichlet.logpdf(jnp.swapaxes(x, 0, 1), params["alpha"])
 

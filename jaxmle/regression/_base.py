@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._model import Model
+from .._problem import Problem
 
 _SIZED = ("specs", "param_names", "n_params", "n_free")
 
@@ -34,7 +35,7 @@ class RegressionModel(Model):
     """Base class: validates ``{"X", "y", optional "offset", "trials"}`` and sizes ``beta``.
 
     Subclasses implement :meth:`param_specs` (the specs for ``p`` columns),
-    :meth:`log_likelihood` and :meth:`check_response`; ``data_keys`` lists the optional keys they
+    :meth:`logpdf` and :meth:`check_response`; ``data_keys`` lists the optional keys they
     accept besides ``"X"`` and ``"y"``.
 
     Args:
@@ -91,7 +92,7 @@ class RegressionModel(Model):
             return
         if p < 1:
             raise ValueError(f"{self.name}: X needs at least one column")
-        Model.__init__(self, self.log_likelihood, self.param_specs(p), name=self.name)
+        Model.__init__(self, None, self.param_specs(p), name=self.name)
         self.n_features = p
         if self.feature_names is not None:
             k = len(self.feature_names)
@@ -130,13 +131,13 @@ class RegressionModel(Model):
         return cache[(p, names)]
 
     # -- Model hooks -------------------------------------------------------------------------------
-    def log_likelihood(self, params: dict, data):
+    def logpdf(self, params: dict, data):
         """Per-observation log-likelihood contributions, shape ``(n,)``."""
         raise NotImplementedError
 
-    def init_params(self, data, weights) -> dict:
-        self.size_for(int(jnp.shape(data["X"])[-1]))
-        return self.start(data, weights)
+    def init_params(self, problem: Problem) -> dict:
+        self.size_for(int(jnp.shape(problem.data["X"])[-1]))
+        return self.start(problem.data, problem.effective_weights)
 
     def start(self, data, weights) -> dict:
         """Data-driven starting values (natural scale); traceable."""

@@ -40,7 +40,8 @@ import numpy as np
 
 from .._constraints import Positive, Real
 from .._linalg import cholesky_solve, weighted_gram
-from .._solvers import Status
+from .._problem import Problem
+from .._status import Status
 from ._base import RegressionModel, design, response_error
 from ._families import Family, resolve_family
 from ._links import Link, resolve_link
@@ -110,7 +111,7 @@ class GLMModel(RegressionModel):
     def _lam(self, t):
         return None if t is None else self.extra_power * t
 
-    def log_likelihood(self, params: dict, data):
+    def logpdf(self, params: dict, data):
         X, offset = design(data)
         y = data["y"]
         t = None if self.extra_name is None else jnp.log(params[self.extra_name])
@@ -121,7 +122,8 @@ class GLMModel(RegressionModel):
         p = self.n_features
         return u[:p], (None if self.extra_name is None else u[p])
 
-    def objective_derivatives(self, u, data, weights):
+    def objective_derivatives(self, u, problem: Problem):
+        data = problem.data
         X, offset = design(data)
         y = data["y"]
         trials = jnp.broadcast_to(self._trials(data, y), y.shape).astype(y.dtype)
@@ -134,9 +136,7 @@ class GLMModel(RegressionModel):
         terms = self.family.eta_derivatives(y, eta, self.link, lam, trials, constant)
         if terms is None:
             terms = self._autodiff_terms(eta, t, y, trials)
-        live = weights > 0
-        w = jnp.where(live, weights, 0.0)
-        weigh = lambda a: jnp.where(live, w * a, 0.0)  # noqa: E731
+        weigh = problem.weigh
         f = -jnp.sum(weigh(terms[0]))
         g = -(X.T @ weigh(terms[1]))
         H = weighted_gram(X, -weigh(terms[2]))
@@ -173,20 +173,20 @@ class GLMModel(RegressionModel):
         hess = jax.vmap(jax.hessian(local2))(*args)
         return value, grad[:, 0], hess[:, 0, 0], grad[:, 1], hess[:, 0, 1], hess[:, 1, 1]
 
-    def expected_information(self, u, data, weights):
+    def expected_information(self, u, problem: Problem):
         if self.extra_name is not None and self.family.extra_information(0.0) is None:
             return None
+        data = problem.data
         X, offset = design(data)
         y = data["y"]
         beta, t = self._split(u)
         eta = X @ beta + offset
         lam = self._lam(t)
         info = self.family.eta_information(eta, self.link, lam, self._trials(data, y))
-        w = jnp.where(weights > 0, weights, 0.0)
-        H = weighted_gram(X, w * info)
+        H = weighted_gram(X, problem.weigh(info))
         if t is None:
             return H
-        tt = self.extra_power**2 * jnp.sum(w) * self.family.extra_information(lam)
+        tt = self.extra_power**2 * problem.nobs * self.family.extra_information(lam)
         p = self.n_features
         return jnp.block(
             [[H, jnp.zeros((p, 1), H.dtype)], [jnp.zeros((1, p), H.dtype), tt[None, None]]]
@@ -197,7 +197,7 @@ class GLMModel(RegressionModel):
         X, offset = design(data)
         y = data["y"]
         trials = self._trials(data, y)
-        w = jnp.where(weights > 0, weights, 0.0)
+        w = weights  # effective weights: exactly 0 on excluded rows
         prop = y / trials
         lam0 = None if self.extra_name is None else jnp.asarray(0.0, X.dtype)
 
@@ -245,17 +245,14 @@ class GLMModel(RegressionModel):
         if np.any(bad):
             raise response_error(self.name, y, bad, self.family.support)
 
-    def diagnose(self, params, data, weights, status):
-        separated = screened_separation(self, params, data, weights, status)
+    def diagnose(self, params, problem: Problem, status):
+        separated = screened_separation(self, params, problem, status)
         return jnp.where(separated, Status.SEPARATION, status)
 
     def separated_coefficients(self, res, data, weights=None):
         """Boolean mask shaped like ``beta``: the coefficients that diverge because the MLE does
         not exist (all False when it does). See :mod:`jaxmle.regression._separation`."""
-        y = jnp.asarray(data["y"])
-        weights = jnp.ones(y.shape[-1], y.dtype) if weights is None else jnp.asarray(weights)
-        data = {k: jnp.asarray(v) for k, v in data.items()}
-        return glm_separation(self, res.params, data, weights)[1]
+        return glm_separation(self, res.params, Problem.build(dict(data), weights))[1]
 
 
 class GLM(GLMModel):

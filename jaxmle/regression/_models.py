@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from .._solvers import Status
+from .._problem import Problem
+from .._status import Status
 from ._base import design
 from ._families import NEGATIVE_BINOMIAL, resolve_family
 from ._glm import GLMModel
@@ -137,7 +138,7 @@ class NegativeBinomialRegression(GLMModel):
             NEGATIVE_BINOMIAL, "log", extra=("alpha", 1.0), n_features=n_features, names=names
         )
 
-    def diagnose(self, params, data, weights, status):
+    def diagnose(self, params, problem: Problem, status):
         """``BOUNDARY`` when the data show no overdispersion: the MLE is then ``alpha = 0``.
 
         The score of ``alpha`` at 0 (Cameron & Trivedi's overdispersion score) is
@@ -145,13 +146,12 @@ class NegativeBinomialRegression(GLMModel):
         likelihood grows towards the Poisson model, ``alpha`` runs to 0 (a fit stops there with a
         singular or merely tiny information for ``alpha``), and ``beta`` is the Poisson MLE.
         """
-        status = super().diagnose(params, data, weights, status)
+        status = super().diagnose(params, problem, status)
+        data = problem.data
         X, offset = design(data)
         mu = jnp.exp(X @ params["beta"] + offset)
-        live = weights > 0
-        w = jnp.where(live, weights, 0.0)
-        score = jnp.sum(w * ((data["y"] - mu) ** 2 - data["y"]))
-        poisson = params["alpha"] * jnp.max(jnp.where(live, mu, 0.0)) < ALPHA_AT_ZERO
+        score = problem.total((data["y"] - mu) ** 2 - data["y"])
+        poisson = params["alpha"] * jnp.max(jnp.where(problem.included, mu, 0.0)) < ALPHA_AT_ZERO
         boundary = poisson & (score <= 0.0) & (status != Status.SEPARATION)
         return jnp.where(boundary, Status.BOUNDARY, status)
 

@@ -27,7 +27,8 @@ import numpy as np
 
 from .._constraints import Real
 from .._linalg import weighted_gram
-from .._solvers import Status
+from .._problem import Problem
+from .._status import Status
 from ._base import RegressionModel, response_error
 from ._separation import multinomial_separation
 
@@ -77,7 +78,7 @@ class MultinomialLogit(RegressionModel):
         eta = X @ beta
         return jnp.concatenate([jnp.zeros_like(eta[:, :1]), eta], axis=1)
 
-    def log_likelihood(self, params, data):
+    def logpdf(self, params, data):
         eta = self._eta(params["beta"], data["X"])
         labels = data["y"].astype(jnp.int32)
         chosen = jnp.take_along_axis(eta, labels[:, None], axis=1)[:, 0]
@@ -94,22 +95,22 @@ class MultinomialLogit(RegressionModel):
         p = X.shape[1]
         return jnp.transpose(blocks, (2, 0, 3, 1)).reshape(p * k, p * k)
 
-    def objective_derivatives(self, u, data, weights):
-        X = data["X"]
+    def objective_derivatives(self, u, problem: Problem):
+        X = problem.data["X"]
         beta = self.from_unconstrained(u)["beta"]
         eta = self._eta(beta, X)
-        labels = data["y"].astype(jnp.int32)
+        labels = problem.data["y"].astype(jnp.int32)
         log_probs = jax.nn.log_softmax(eta, axis=1)
-        w = jnp.where(weights > 0, weights, 0.0)
+        w = problem.effective_weights
         chosen = jnp.take_along_axis(log_probs, labels[:, None], axis=1)[:, 0]
-        f = -jnp.sum(jnp.where(weights > 0, w * chosen, 0.0))
+        f = -problem.total(chosen)
         probs = jnp.exp(log_probs)
         resid = jax.nn.one_hot(labels, self.n_classes, dtype=X.dtype) - probs
         g = -(X.T @ (w[:, None] * resid[:, 1:])).reshape(-1)
         return f, g, self._information(probs, X, w)
 
-    def expected_information(self, u, data, weights):
-        return self.objective_derivatives(u, data, weights)[2]
+    def expected_information(self, u, problem: Problem):
+        return self.objective_derivatives(u, problem)[2]
 
     # -- support and separation --------------------------------------------------------------------
     def check_response(self, data) -> None:
@@ -123,17 +124,14 @@ class MultinomialLogit(RegressionModel):
                 f"integer class labels in 0..{self.n_classes - 1} (n_classes={self.n_classes})",
             )
 
-    def _separation(self, params, data, weights):
-        u = self.to_unconstrained(params)
-        info = self.objective_derivatives(u, data, weights)[2]
-        return multinomial_separation(params["beta"], info, data["X"], data["y"], weights)
+    def _separation(self, params, problem):
+        info = self.objective_derivatives(self.to_unconstrained(params), problem)[2]
+        return multinomial_separation(params["beta"], info, problem)
 
-    def diagnose(self, params, data, weights, status):
-        return jnp.where(self._separation(params, data, weights)[0], Status.SEPARATION, status)
+    def diagnose(self, params, problem: Problem, status):
+        separated = self._separation(params, problem)[0]
+        return jnp.where(separated, Status.SEPARATION, status)
 
     def separated_coefficients(self, res, data, weights=None):
         """Boolean mask shaped like ``beta``: coefficients that diverge (the MLE does not exist)."""
-        data = {k: jnp.asarray(v) for k, v in data.items()}
-        n = data["y"].shape[0]
-        weights = jnp.ones(n, data["X"].dtype) if weights is None else jnp.asarray(weights)
-        return self._separation(res.params, data, weights)[1]
+        return self._separation(res.params, Problem.build(dict(data), weights))[1]

@@ -46,16 +46,19 @@ import jax.numpy as jnp
 from jax import lax
 
 from .._linalg import smallest_eigenvector, weighted_gram
-from .._solvers import Status
+from .._status import Status
 
 REL_TOL = 1e-6
 SCREEN = 1e-3
 
 
 def column_scale(X, weights):
-    """Weighted column norms ``||sqrt(w) x_j||`` (1 for empty columns): the data's own units."""
+    """Weighted column norms ``||sqrt(w) x_j||`` (1 for empty columns): the data's own units.
+
+    ``weights`` are a problem's effective weights (exactly 0 on excluded rows).
+    """
     # Weighted first: ``X**2`` alone would be loop-invariant in the screened check, and hoisted.
-    norms = jnp.sqrt(jnp.sum(jnp.where(weights > 0, weights, 0.0)[:, None] * X * X, axis=0))
+    norms = jnp.sqrt(jnp.sum(weights[:, None] * X * X, axis=0))
     return jnp.where(norms > 0, norms, 1.0)
 
 
@@ -90,13 +93,13 @@ def _margins(model, z, y, trials):
     return jnp.stack([jnp.where(y > 0, z, jnp.inf), -z], 1)
 
 
-def glm_separation(model, params, data, weights):
+def glm_separation(model, params, problem):
     """``(separated, mask)`` for a GLM fit: does the MLE fail to exist, and which ``beta`` diverge.
 
     Only binomial models and log-link Poisson / negative binomial models can separate; for the
     others ``separated`` is False.
     """
-    X = data["X"]
+    X = problem.data["X"]
     beta = params["beta"]
     p = beta.shape[0]
     family = model.family.name
@@ -105,6 +108,7 @@ def glm_separation(model, params, data, weights):
     )
     if not applies:
         return jnp.asarray(False), jnp.zeros((p,), bool)
+    data, live = problem.data, problem.included
     y = data["y"]
     trials = jnp.broadcast_to(model._trials(data, y), y.shape)
     offset = data.get("offset", 0.0)
@@ -112,9 +116,8 @@ def glm_separation(model, params, data, weights):
         None if model.extra_name is None else model.extra_power * jnp.log(params[model.extra_name])
     )
     info_eta = model.family.eta_information(X @ beta + offset, model.link, lam, trials)
-    live = weights > 0
-    info = weighted_gram(X, jnp.where(live, weights * jnp.nan_to_num(info_eta), 0.0))
-    col_scale = column_scale(X, weights)
+    info = weighted_gram(X, problem.weigh(jnp.nan_to_num(info_eta)))
+    col_scale = column_scale(X, problem.effective_weights)
     direction, scaled = smallest_direction(info, col_scale)
     found, mask = jnp.asarray(False), jnp.zeros((p,), bool)
     for d, ds in ((direction, scaled), (beta, beta * col_scale)):
@@ -127,7 +130,7 @@ def glm_separation(model, params, data, weights):
     return found, mask
 
 
-def screened_separation(model, params, data, weights, status):
+def screened_separation(model, params, problem, status):
     """``glm_separation(...)[0]``, computed only for fits that look like they diverge.
 
     Traceable; under ``vmap`` the exact check runs (for the whole batch) only when some fit in it
@@ -139,13 +142,12 @@ def screened_separation(model, params, data, weights, status):
     )
     if not applies:
         return jnp.asarray(False)
+    data, live, w = problem.data, problem.included, problem.effective_weights
     X, y = data["X"], data["y"]
     trials = jnp.broadcast_to(model._trials(data, y), y.shape)
     lam = (
         None if model.extra_name is None else model.extra_power * jnp.log(params[model.extra_name])
     )
-    live = weights > 0
-    w = jnp.where(live, weights, 0.0)
     eta = X @ params["beta"] + data.get("offset", 0.0)
     info = model.family.eta_information(eta, model.link, lam, trials)
     # The information at the average start mean (one link evaluation, not one per observation).
@@ -160,23 +162,24 @@ def screened_separation(model, params, data, weights, status):
     # hoisted out of the loop by XLA, and so computed unconditionally.
     def check(state):
         k = state[1]
-        one = (k + 1).astype(weights.dtype)
+        one = (k + 1).astype(problem.dtype)
         scaled = {key: value * one for key, value in params.items()}
-        return jnp.asarray(False), k + 1, glm_separation(model, scaled, data, weights * one)[0]
+        reweighted = problem.with_weights(problem.weights * one)
+        return jnp.asarray(False), k + 1, glm_separation(model, scaled, reweighted)[0]
 
     start = (suspicious, jnp.asarray(0, jnp.int32), jnp.asarray(False))
     return lax.while_loop(lambda state: state[0], check, start)[2]
 
 
-def multinomial_separation(beta, info, X, y, weights):
+def multinomial_separation(beta, info, problem):
     """``(separated, mask)`` for a multinomial logit with ``beta`` of shape ``(p, K - 1)``.
 
     ``info`` is the Fisher information over ``beta`` flattened row-major.
     """
-    col_scale = jnp.repeat(column_scale(X, weights), beta.shape[1])
+    X, y, live = problem.data["X"], problem.data["y"], problem.included
+    col_scale = jnp.repeat(column_scale(X, problem.effective_weights), beta.shape[1])
     direction, scaled = smallest_direction(info, col_scale)
     col_scale = col_scale.reshape(beta.shape)
-    live = weights > 0
     labels = y.astype(jnp.int32)
     found, mask = jnp.asarray(False), jnp.zeros(beta.shape, bool)
     candidates = (

@@ -29,7 +29,8 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .._linalg import cholesky_solve
+from ._linalg import cholesky_solve
+from ._problem import Problem
 
 COV_TYPES = ("observed", "expected", "HC0", "HC1", "cluster")
 
@@ -41,17 +42,16 @@ def inverse_information(information: jax.Array):
     return jnp.where(ok, inv, jnp.nan), ok
 
 
-def unconstrained_covariance(model, u, data, weights, hessian, cov_type: str, groups=None):
+def unconstrained_covariance(model, u, problem: Problem, hessian, cov_type: str):
     """Covariance of ``u_hat`` for the requested ``cov_type``; returns ``(cov_u, ok)``.
 
     Args:
         model: the fitted model.
         u: the estimate on the unconstrained scale, ``(k,)``.
-        data: the data pytree (leading axis ``n``).
-        weights: ``(n,)`` frequency weights (0 for padding).
+        problem: the dataset (data, frequency weights, and the cluster labels ``groups``,
+            required for ``"cluster"`` and ignored otherwise).
         hessian: Hessian of the weighted negative log-likelihood at ``u``, ``(k, k)``.
         cov_type: one of ``COV_TYPES``.
-        groups: ``(n,)`` cluster labels, required for ``"cluster"`` and ignored otherwise.
 
     Raises:
         ValueError: at trace time, for an unknown ``cov_type``, ``"expected"`` on a model without
@@ -62,7 +62,7 @@ def unconstrained_covariance(model, u, data, weights, hessian, cov_type: str, gr
     if cov_type == "observed":
         return inverse_information(hessian)
     if cov_type == "expected":
-        information = model.expected_information(u, data, weights)
+        information = model.expected_information(u, problem)
         if information is None:
             raise ValueError(
                 f"cov_type='expected': model {model.name} does not supply expected_information; "
@@ -70,11 +70,11 @@ def unconstrained_covariance(model, u, data, weights, hessian, cov_type: str, gr
             )
         return inverse_information(information)
     bread, ok = inverse_information(hessian)
-    scores = observation_scores(model, u, data, weights)
-    nobs = jnp.sum(weights)
+    scores = observation_scores(model, u, problem)
+    weights, nobs = problem.effective_weights, problem.nobs
     k = u.shape[0]
     if cov_type == "cluster":
-        meat, n_groups = _cluster_meat(scores, weights, groups)
+        meat, n_groups = _cluster_meat(scores, weights, problem.groups)
         correction = n_groups / (n_groups - 1.0) * (nobs - 1.0) / (nobs - k)
     else:
         meat = jnp.einsum("n,ni,nj->ij", weights, scores, scores)
@@ -82,14 +82,14 @@ def unconstrained_covariance(model, u, data, weights, hessian, cov_type: str, gr
     return correction * (bread @ meat @ bread), ok
 
 
-def observation_scores(model, u, data, weights) -> jax.Array:
-    """Per-observation scores ``d logpdf_i / du``, ``(n, k)``; zero on rows of zero weight."""
+def observation_scores(model, u, problem: Problem) -> jax.Array:
+    """Per-observation scores ``d logpdf_i / du``, ``(n, k)``; zero on excluded rows."""
 
     def terms(v):
-        return model.logpdf(model.from_unconstrained(v), data)
+        return model.logpdf(model.from_unconstrained(v), problem.data)
 
     scores = jax.jacfwd(terms)(u)
-    return jnp.where(weights[:, None] > 0, scores, 0.0)
+    return jnp.where(problem.included[:, None], scores, 0.0)
 
 
 def _cluster_meat(scores, weights, groups):

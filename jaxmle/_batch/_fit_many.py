@@ -1,0 +1,156 @@
+"""`fit_many`: many datasets in one call: stacked or ragged, chunked, bucketed, sharded.
+
+The batch is fitted chunk by chunk with one compiled ``jit(vmap(fit))`` per chunk shape
+(:mod:`._programs`); the inputs are prepared and checked by :mod:`._inputs` and the chunks are
+scheduled over threads or devices by :mod:`._schedule`.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+
+import jax
+import numpy as np
+
+from .._fit import DEFAULT_MAX_STEPS, check_starts
+from .._model import Model
+from .._results import FitResult
+from .._solvers import resolve_solver
+from ._inputs import check_stacked, split_init, stack_ragged
+from ._programs import chunk_program, fit_chunk
+from ._schedule import (
+    choose_chunk_size,
+    device_mesh,
+    join_results,
+    placement,
+    run_chunks,
+    take,
+    worker_count,
+)
+
+__all__ = ["fit_many"]
+
+
+def fit_many(
+    model: Model,
+    datasets,
+    *,
+    weights=None,
+    solver=None,
+    init: dict | None = None,
+    max_steps: int = DEFAULT_MAX_STEPS,
+    tol: float | None = None,
+    cov_type: str = "observed",
+    groups=None,
+    n_starts: int = 1,
+    key: jax.Array | None = None,
+    init_sampler=None,
+    chunk_size: int | None = None,
+    devices=None,
+    workers: int | None = None,
+    progress: bool = False,
+) -> FitResult:
+    """Fit ``model`` to every dataset of a batch; one :class:`~jaxmle.FitResult` with axis ``B``.
+
+    Args:
+        model: the model fitted to every dataset.
+        datasets: either a stacked pytree whose leaves have shape ``(B, n, ...)`` (numpy or JAX
+            arrays), or a list of ``B`` datasets (pytrees with leading axis ``n_b``) of possibly
+            different sizes, which are padded to a common bucketed length.
+        weights: ``(B, n)`` frequency weights for stacked input, or a list of ``(n_b,)`` arrays.
+        init: starting values (natural scale) for some or all parameters: a value shaped like
+            the parameter is one start for every dataset, a value with a leading axis ``B`` one
+            start per dataset.
+        solver, max_steps, tol, cov_type: as in :func:`~jaxmle.fit`, shared by all fits.
+        groups: cluster labels, ``(B, n)`` or a list of ``(n_b,)`` arrays.
+        n_starts, key, init_sampler: multiple starts per dataset, as in :func:`~jaxmle.fit`;
+            dataset ``i`` draws its starts with ``jax.random.fold_in(key, i)``, so results do not
+            depend on chunking, workers or devices.
+        chunk_size: fit at most this many datasets at a time. ``None`` picks a size from the
+            bytes per dataset (a few MiB of data per chunk on CPU, hundreds on accelerators).
+            Every chunk has this size (the last one is padded); a batch smaller than one chunk is
+            padded to a bucket size instead.
+        devices: ``None`` to run on the default device; ``"all"`` for every local device
+            (``jax.local_devices()``), or a sequence of devices. Each chunk is sharded over them
+            along the batch axis (padded to a multiple of their number).
+        workers: at most this many host threads fitting chunks concurrently on a single CPU
+            device (``None``: one per CPU core available to the process; 1 for one chunk at a
+            time). XLA runs each chunk's solver loop on about one core, so independent chunks in
+            parallel threads use the others; results do not depend on it. Programs that contain
+            LAPACK kernels (models with more than 8 free parameters, or a ``logpdf`` that calls
+            ``jnp.linalg``) always run one chunk at a time: jaxlib's CPU LAPACK kernels block
+            inside XLA's thread pool and could deadlock when run concurrently. Ignored with
+            ``devices=`` (each device already runs its share) and on accelerators.
+        progress: print one line per finished chunk to stderr.
+
+    Returns:
+        A batched :class:`~jaxmle.FitResult`; ``res[i]`` is the fit of dataset ``i``.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp, jax.scipy.stats as jss
+        >>> import jaxmle as jm
+        >>> model = jm.Model(lambda p, x: jss.norm.logpdf(x, p["loc"], p["scale"]),
+        ...                  {"loc": jm.Real(0.0), "scale": jm.Positive(1.0)})
+        >>> xs = [jnp.array([0.0, 1.0, 2.0]), jnp.array([1.0, 2.0, 3.0, 4.0, 5.0])]
+        >>> res = jm.fit_many(model, xs)
+        >>> [round(float(m), 6) for m in res.params["loc"]]
+        [1.0, 3.0]
+    """
+    ragged = isinstance(datasets, list)
+    if ragged and not datasets:
+        raise ValueError("datasets is an empty list")
+    first = datasets[0] if ragged else jax.tree_util.tree_map(lambda leaf: leaf[0], datasets)
+    model = model.bind(first)
+    n_starts = check_starts(n_starts, key, init_sampler)
+    solver = resolve_solver(solver, tol)
+    if ragged:
+        data, weights, groups = stack_ragged(model, datasets, weights, groups)
+        check_values = lambda: None  # noqa: E731  (each dataset was checked while stacking)
+    else:
+        data, weights, groups, check_values = check_stacked(model, datasets, weights, groups)
+    batch = int(jax.tree_util.tree_leaves(data)[0].shape[0])
+    shared_init, own_init = split_init(model, init, batch)
+    index = np.arange(batch, dtype=np.int32) if n_starts > 1 else None
+    mesh = device_mesh(devices)
+    n_devices = 1 if mesh is None else mesh.size
+
+    chunk = choose_chunk_size(chunk_size, data, batch, n_devices)
+    solve = functools.partial(
+        fit_chunk,
+        model=model,
+        solver=solver,
+        max_steps=int(max_steps),
+        cov_type=cov_type,
+        n_starts=n_starts,
+        init_sampler=init_sampler,
+        mesh=mesh,
+    )
+    place = placement(mesh)
+    per_dataset = (data, weights, groups, own_init, index)
+    if jax.default_backend() == "cpu":
+        # Host views of the inputs (no copy): a chunk is then a view that device_put aliases
+        # where it is aligned, instead of a slicing program and a copy per chunk and leaf.
+        per_dataset = jax.tree_util.tree_map(np.asarray, per_dataset)
+
+    def compute_chunk(start):
+        rows = np.minimum(np.arange(start, start + chunk), batch - 1)
+        piece = take(per_dataset, index=rows, contiguous=start + chunk <= batch, place=place)
+        return solve(piece, shared_init, key)
+
+    started = time.perf_counter()
+
+    def report(n_chunks):
+        if progress:
+            done, elapsed = min(n_chunks * chunk, batch), time.perf_counter() - started
+            print(f"jaxmle.fit_many: {done}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
+
+    starts = range(0, batch, chunk)
+    workers = worker_count(workers, mesh, len(starts))
+    if mesh is None and jax.default_backend() == "cpu":
+        # Compiled ahead of time, with the CPU compiler options, so that one trace both compiles
+        # the program and tells whether it may run in several threads at once.
+        solve, concurrent = chunk_program(solve, per_dataset, shared_init, key, chunk)
+        workers = workers if concurrent else 1
+    return join_results(run_chunks(compute_chunk, starts, workers, check_values, report), batch)
