@@ -141,7 +141,8 @@ def chunk_program(solve, per_dataset, shared_init, key, chunk: int):
 
 
 def _dtype(leaf):
-    return jax.dtypes.canonicalize_dtype(np.result_type(leaf))
+    dtype = leaf.dtype if hasattr(leaf, "dtype") else np.result_type(leaf)
+    return jax.dtypes.canonicalize_dtype(dtype)
 
 
 def _contains(jaxpr, primitives) -> bool:

@@ -47,8 +47,13 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 def _xlog(y, log_value):
-    """``y * log_value`` with ``0 * (-inf) = 0``."""
-    return jnp.where(y > 0, y * log_value, 0.0)
+    """``y * log_value`` with ``0 * (-inf) = 0``.
+
+    The product is formed with ``y`` outside the selection, so that its derivative in ``y`` is
+    ``log_value`` also at ``y = 0`` (and at ``trials - y = 0``): derivatives of fits with respect
+    to the response (:func:`jax.grad` through :func:`~jaxmle.fit`) need it.
+    """
+    return y * jnp.where((y == 0) & ~jnp.isfinite(log_value), 0.0, log_value)
 
 
 def _weighted_mean(x, weights):

@@ -1,0 +1,195 @@
+"""Derivatives through fits (implicit function theorem at the optimum) against closed forms and
+central finite differences of refits."""
+
+import jax
+import jax.numpy as jnp
+import jax.scipy.stats as jss
+import numpy as np
+import pytest
+
+import jaxmle as jm
+
+TIGHT = jm.Newton(tol=1e-14)
+
+
+def central_difference(f, x, index, eps):
+    """``(f(x + eps e_i) - f(x - eps e_i)) / (2 eps)`` for the entry ``index`` of array ``x``."""
+    x = np.asarray(x, dtype=float)
+    up, down = x.copy(), x.copy()
+    up[index] += eps
+    down[index] -= eps
+    return (float(f(jnp.asarray(up))) - float(f(jnp.asarray(down)))) / (2.0 * eps)
+
+
+def check_gradient(f, x, indices, rtol=1e-5, eps=None):
+    """``jax.grad(f)`` equals central differences at the given entries of ``x``."""
+    grad = np.asarray(jax.grad(f)(jnp.asarray(x)))
+    scale = np.max(np.abs(grad))
+    for index in indices:
+        step = eps if eps is not None else 1e-5 * max(1.0, abs(float(np.asarray(x)[index])))
+        fd = central_difference(f, x, index, step)
+        np.testing.assert_allclose(grad[index], fd, rtol=rtol, atol=rtol * scale, err_msg=index)
+
+
+def test_grad_of_normal_location_is_one_over_n():
+    x = jnp.asarray(np.random.default_rng(0).normal(size=37))
+    grad = jax.grad(lambda x: jm.fit(jm.Normal(), x).params["loc"])(x)
+    np.testing.assert_allclose(grad, np.full(37, 1 / 37), rtol=1e-12)
+
+
+def test_normal_closed_forms_for_scale_se_and_loglik():
+    # scale = sqrt(mean((x - m)^2)): d scale / d x_i = (x_i - m) / (n scale);
+    # se(loc) = scale / sqrt(n);
+    # loglik = -n/2 (log(2 pi scale^2) + 1): d loglik / d x_i = -(x_i - m) / scale^2
+    x = np.random.default_rng(1).normal(2.0, 3.0, size=25)
+    n, m, s = len(x), x.mean(), x.std()
+    res = lambda x: jm.fit(jm.Normal(), x)  # noqa: E731
+    np.testing.assert_allclose(
+        jax.grad(lambda x: res(x).params["scale"])(x), (x - m) / (n * s), rtol=1e-9
+    )
+    np.testing.assert_allclose(
+        jax.grad(lambda x: res(x).se["loc"])(x), (x - m) / (n * s) / np.sqrt(n), rtol=1e-9
+    )
+    np.testing.assert_allclose(jax.grad(lambda x: res(x).loglik)(x), -(x - m) / s**2, rtol=1e-9)
+
+
+def test_second_derivatives_of_estimate_and_loglik():
+    # jax.hessian differentiates the implicit rule again: compare with differences of gradients.
+    x = jnp.asarray(np.random.default_rng(2).gamma(2.0, size=12))
+
+    def shape(x):
+        return jm.fit(jm.Gamma(), x, solver=TIGHT).params["shape"]
+
+    def loglik(x):
+        return jm.fit(jm.Gamma(), x, solver=TIGHT).loglik
+
+    for f in (shape, loglik):
+        hess = np.asarray(jax.hessian(f)(x))
+        grad = jax.grad(f)
+        for i in (0, 5):
+            eps = 1e-5
+            fd = (np.asarray(grad(x.at[i].add(eps))) - np.asarray(grad(x.at[i].add(-eps)))) / (
+                2 * eps
+            )
+            np.testing.assert_allclose(hess[i], fd, rtol=1e-5, atol=1e-6 * np.max(np.abs(fd)))
+        np.testing.assert_allclose(hess, hess.T, rtol=1e-8, atol=1e-12)
+
+
+@pytest.mark.parametrize("quantity", ["estimate", "se", "loglik"])
+def test_gamma_and_student_t_match_finite_differences(quantity):
+    rng = np.random.default_rng(3)
+    gamma_x = rng.gamma(3.0, 0.5, size=40)
+    t_x = 1.0 + 2.0 * rng.standard_t(5.0, size=60)
+    for model, x, name in ((jm.Gamma(), gamma_x, "shape"), (jm.StudentT(), t_x, "scale")):
+
+        def f(x, model=model, name=name):
+            res = jm.fit(model, x, solver=TIGHT)
+            return {"estimate": res.params[name], "se": res.se[name], "loglik": res.loglik}[
+                quantity
+            ]
+
+        check_gradient(f, x, indices=[0, 7, 21])
+
+
+def _logit_data(seed=4, n=80):
+    rng = np.random.default_rng(seed)
+    X = np.column_stack([np.ones(n), rng.normal(size=n), rng.normal(size=n)])
+    y = (rng.random(n) < jax.nn.sigmoid(X @ np.array([0.3, 1.0, -0.7]))).astype(float)
+    w = rng.uniform(0.5, 2.0, n)
+    return X, y, w
+
+
+@pytest.mark.parametrize("wrt", ["X", "y", "weights"])
+def test_logit_gradients_with_respect_to_X_y_and_weights(wrt):
+    X, y, w = _logit_data()
+
+    def quantities(X, y, w):
+        res = jm.fit(jm.Logit(), {"X": X, "y": y}, weights=w, solver=TIGHT)
+        return res.params["beta"][1] + res.se["beta"][2] + 0.01 * res.loglik
+
+    if wrt == "X":
+        f = lambda v: quantities(v.reshape(X.shape), y, w)  # noqa: E731
+        x0, indices = X.ravel(), [4, 10, 32]
+    elif wrt == "y":  # y enters the likelihood smoothly (y log p + (1 - y) log(1 - p))
+        f = jax.jit(lambda v: quantities(X, v, w))  # traced: y = 1 + eps is not refused
+        x0, indices = y, [0, 3, 50]
+    else:
+        f = lambda v: quantities(X, y, v)  # noqa: E731
+        x0, indices = w, [1, 9, 70]
+    check_gradient(f, x0, indices)
+
+
+def test_censored_weibull_and_a_custom_model_with_a_hyperparameter_in_the_data():
+    rng = np.random.default_rng(5)
+    t = rng.weibull(1.5, 50) * 2.0
+    event = (rng.random(50) < 0.7).astype(float)
+
+    def weibull_scale(x):
+        res = jm.fit(jm.Censored(jm.Weibull()), {"x": x, "event": event}, solver=TIGHT)
+        return res.params["scale"] + res.se["shape"]
+
+    check_gradient(weibull_scale, t, indices=[0, 13, 40])
+
+    # A t location-scale model whose degrees of freedom are data (a fixed hyperparameter).
+    model = jm.Model(
+        lambda p, d: jss.t.logpdf(d["x"], d["df"], p["loc"], p["scale"]),
+        {"loc": jm.Real(0.0), "scale": jm.Positive(1.0)},
+    )
+    x = rng.standard_t(4.0, 60)
+
+    def loc_given_df(df):
+        data = {"x": x, "df": jnp.full(60, df)}
+        return jm.fit(model, data, solver=TIGHT).params["loc"]
+
+    grad = jax.grad(loc_given_df)(4.0)
+    fd = (float(loc_given_df(4.0 + 1e-5)) - float(loc_given_df(4.0 - 1e-5))) / 2e-5
+    np.testing.assert_allclose(grad, fd, rtol=1e-5)
+
+
+def test_forward_and_reverse_modes_agree():
+    x = jnp.asarray(np.random.default_rng(6).gamma(2.0, size=20))
+
+    def estimates(x):
+        res = jm.fit(jm.Gamma(), x)
+        return jnp.stack([res.params["shape"], res.params["rate"], res.se["rate"]])
+
+    forward = jax.jacfwd(estimates)(x)
+    reverse = jax.jacrev(estimates)(x)
+    np.testing.assert_allclose(forward, reverse, rtol=1e-10, atol=1e-14)
+    tangent = jnp.asarray(np.random.default_rng(7).normal(size=20))
+    _, jvp = jax.jvp(estimates, (x,), (tangent,))
+    out, vjp = jax.vjp(estimates, x)
+    cotangent = jnp.array([1.0, -2.0, 0.5])
+    np.testing.assert_allclose(jvp, forward @ tangent, rtol=1e-10)
+    np.testing.assert_allclose(vjp(cotangent)[0], cotangent @ reverse, rtol=1e-10)
+
+
+def test_jit_vmap_grad_equals_a_loop_of_gradients():
+    xs = jnp.asarray(np.random.default_rng(8).gamma(2.0, size=(6, 30)))
+
+    def shape_se(x):
+        return jm.fit(jm.Gamma(), x).se["shape"]
+
+    batched = jax.jit(jax.vmap(jax.grad(shape_se)))(xs)
+    for i in range(xs.shape[0]):
+        np.testing.assert_allclose(batched[i], jax.grad(shape_se)(xs[i]), rtol=1e-10)
+
+
+def test_failed_fits_have_nan_derivatives_and_others_do_not():
+    x = jnp.asarray(np.random.default_rng(9).standard_t(3.0, size=(3, 30)))
+
+    def loc(x, max_steps):
+        return jm.fit(jm.StudentT(), x, max_steps=max_steps).params["loc"]
+
+    assert jm.fit(jm.StudentT(), x[0], max_steps=1).status == jm.Status.MAX_STEPS
+    assert np.all(np.isnan(jax.grad(loc)(x[0], 1)))
+    grads = jax.vmap(jax.grad(lambda x: loc(x, 2000)))(x)
+    assert np.all(np.isfinite(grads))
+
+    # Complete separation: the MLE does not exist, so neither do its derivatives.
+    X = np.column_stack([np.ones(20), np.linspace(-1, 1, 20)])
+    y = (X[:, 1] > 0).astype(float)
+    res = jm.fit(jm.Logit(), {"X": X, "y": y})
+    assert res.status == jm.Status.SEPARATION
+    grad = jax.grad(lambda y: jm.fit(jm.Logit(), {"X": X, "y": y}).params["beta"][1])(y)
+    assert np.all(np.isnan(grad))
