@@ -83,12 +83,12 @@ class ClosedFormLogit(jm.Model):
 
         super().__init__(logpdf, {"beta": jm.Real(np.zeros(p))}, name="ClosedFormLogit")
 
-    def objective_derivatives(self, u, data, weights):
-        X, y = data["X"], data["y"]
+    def objective_derivatives(self, u, problem):
+        X, y = problem.data["X"], problem.data["y"]
         eta = X @ u
         t = jnp.exp(-jnp.abs(eta))
         mu = jnp.where(eta >= 0, 1.0, t) / (1.0 + t)
-        w = jnp.where(weights > 0, weights, 0.0)
+        w = problem.effective_weights
         f = jnp.sum(w * (jnp.maximum(eta, 0.0) + jnp.log(1.0 + t) - y * eta))
         return f, X.T @ (w * (mu - y)), weighted_gram(X, w * mu * (1.0 - mu))
 
@@ -398,6 +398,75 @@ def _child_memory(batch: int) -> None:
     )
 
 
+def bench_gradient(args) -> dict:
+    """Derivatives through a Logit fit (n=500, p=5): implicit (jaxmle) against unrolled solver
+    iterations (forward mode through the while_loop, what jaxmle 0.1 allowed), warm, jitted.
+
+    Rows: the fit itself; ``jit(grad)`` of an estimate, of its standard error and of the
+    log-likelihood with respect to ``X``; ``jit(jacfwd)`` of ``beta`` with respect to ``y``
+    (500 tangents), implicit and unrolled; and a vmapped batch of gradients against the
+    vmapped batch of fits. The ratio column reads "row time / fit time" here.
+    """
+    from jaxmle._problem import Problem
+    from jaxmle._solvers import Newton, Objective, iterate
+
+    model = jm.Logit()
+    batch = max(args.batch // 10, 100)
+    data = _data("logit", 3, batch)
+    X, y = data["X"][0], data["y"][0]
+
+    def fitted(X, y):
+        return jm.fit(model, {"X": X, "y": y})
+
+    def unrolled_beta(X, y):
+        # The solver loop differentiated step by step (no implicit rule): jaxmle 0.1's only way.
+        problem = Problem.build({"X": X, "y": y})
+        bound = model.bind({"X": X, "y": y})
+        u0 = bound.to_unconstrained(bound.init_params(problem))
+        objective = Objective(bound.objective, bound.objective_derivatives)
+        return iterate(Newton(), objective, u0, problem, 2000).u
+
+    calls = {
+        "fit (jit)": jax.jit(lambda X, y: fitted(X, y).params["beta"]),
+        "jit(grad) of beta[1] w.r.t. X": jax.jit(
+            jax.grad(lambda X, y: fitted(X, y).params["beta"][1])
+        ),
+        "jit(grad) of se(beta[1]) w.r.t. X": jax.jit(
+            jax.grad(lambda X, y: fitted(X, y).se["beta"][1])
+        ),
+        "jit(grad) of loglik w.r.t. X": jax.jit(jax.grad(lambda X, y: fitted(X, y).loglik)),
+        "jit(jacfwd) of beta w.r.t. y, implicit": jax.jit(
+            jax.jacfwd(lambda X, y: fitted(X, y).params["beta"], argnums=1)
+        ),
+        "jit(jacfwd) of beta w.r.t. y, unrolled": jax.jit(jax.jacfwd(unrolled_beta, argnums=1)),
+    }
+    rows, base = [], None
+    for label, fn in calls.items():
+        t = _time(fn, X, y, repeats=max(args.repeats, 50))  # sub-millisecond calls: best of 50
+        base = base or t["warm_s"]
+        rows.append({**_row(label, 1, t["warm_s"]), "first_call_s": t["first_in_process_s"]})
+    fits = jax.jit(jax.vmap(lambda X, y: fitted(X, y).params["beta"]))
+    grads = jax.jit(jax.vmap(jax.grad(lambda X, y: fitted(X, y).se["beta"][1])))
+    for label, fn in (
+        ("jit(vmap(fit))", fits),
+        ("jit(vmap(grad)) of se(beta[1]) w.r.t. X", grads),
+    ):
+        t = _time(fn, data["X"], data["y"], repeats=args.repeats)
+        rows.append({**_row(label, batch, t["warm_s"]), "first_call_s": t["first_in_process_s"]})
+    t_fits, t_grads = rows[-2]["warm_s"], rows[-1]["warm_s"]
+
+    implicit = np.asarray(calls["jit(jacfwd) of beta w.r.t. y, implicit"](X, y))
+    unrolled = np.asarray(calls["jit(jacfwd) of beta w.r.t. y, unrolled"](X, y))
+    grad_ratio = rows[1]["warm_s"] / base
+    checks = {
+        "grad_over_fit": grad_ratio,
+        "batch_grad_over_batch_fit": t_grads / t_fits,
+        "max_abs_diff_implicit_vs_unrolled": float(np.max(np.abs(implicit - unrolled))),
+        "ok": bool(grad_ratio <= 3.0 and np.allclose(implicit, unrolled, rtol=1e-6, atol=1e-12)),
+    }
+    return {"rows": rows, "checks": checks, "relative_to": "fit (jit)"}
+
+
 # -- report --------------------------------------------------------------------------------------
 def _machine() -> dict:
     cpu = platform.processor()
@@ -437,7 +506,9 @@ def markdown(results: dict) -> str:
         if "skipped" in out:
             lines += [f"skipped: {out['skipped']}", ""]
             continue
-        if "rows" in out:
+        if "relative_to" in out:
+            lines += _relative_table(out)
+        elif "rows" in out:
             base = out["rows"][0]["warm_s"]
             lines += [
                 "| fitter | batch | warm (s) | cold (s) | jaxmle faster by | note |",
@@ -464,6 +535,23 @@ def markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
+def _relative_table(out: dict) -> list[str]:
+    """Rows timed in milliseconds, each as a multiple of the first row (same batch size)."""
+    base = {}
+    lines = [
+        f"| call | batch | warm (ms) | first call (s) | cost / {out['relative_to']} |",
+        "| --- | ---: | ---: | ---: | ---: |",
+    ]
+    for r in out["rows"]:
+        base.setdefault(r["batch"], r["warm_s"])
+        first = r.get("first_call_s")
+        lines.append(
+            f"| {r['fitter']} | {r['batch']:,} | {1e3 * r['warm_s']:.3f} | "
+            f"{'-' if first is None else f'{first:.2f}'} | {r['warm_s'] / base[r['batch']]:.2f}x |"
+        )
+    return lines + ["", "checks: " + json.dumps(out["checks"]), ""]
+
+
 WORKLOADS = {
     "logistic": bench_logistic,
     "weibull": lambda a: bench_distribution(a, "weibull"),
@@ -472,6 +560,7 @@ WORKLOADS = {
     "generic_logistic": lambda a: bench_logistic(a, generic=True),
     "scaling": bench_scaling,
     "memory": bench_memory,
+    "gradient": bench_gradient,
 }
 
 
@@ -506,7 +595,8 @@ def main(argv=None) -> int:
         if "skipped" in out:
             print(f"    skipped: {out['skipped']}")
         for r in out.get("rows", []):
-            print(f"    {r['fitter']:40s} warm {_fmt(r['warm_s'])} s  cold {_fmt(r['cold_s'])} s")
+            warm = "-" if r["warm_s"] is None else f"{r['warm_s']:.3e}"
+            print(f"    {r['fitter']:40s} warm {warm} s  cold {_fmt(r['cold_s'])} s")
         if "checks" in out:
             print(f"    checks: {out['checks']}")
             ok &= out["checks"]["ok"]
