@@ -18,13 +18,13 @@ import jax
 import jax.numpy as jnp
 
 from ._covariance import delta_method, unconstrained_covariance
-from ._model import Model
+from ._model import Model, check_logpdf_shape
 from ._problem import Problem, n_observations
 from ._results import FitResult
 from ._solvers import Objective, nan_derivatives_unless, resolve_solver, solve
 from ._starts import best_start, draw_starts
 from ._status import Status
-from ._validation import is_traced, validate_groups, validate_init, validate_inputs
+from ._validation import as_data, is_traced, validate_groups, validate_init, validate_inputs
 
 __all__ = ["fit"]
 
@@ -101,8 +101,8 @@ def fit(
         >>> round(float(jax.grad(lambda x: jm.fit(model, x).params["loc"])(x)[0]), 12)
         0.25
     """
-    model = model.bind(data)
-    data = jax.tree_util.tree_map(jnp.asarray, data)
+    model = model.bind(data)  # before conversion: a DataFrame X names the coefficients
+    data = as_data(data, f"{model.name}: ")
     weights = None if weights is None else jnp.asarray(weights)
     n_starts = check_starts(n_starts, key, init_sampler)
     if not is_traced((data, weights, init, groups)):
@@ -169,9 +169,11 @@ def fit_problem(
 
     ``solver`` is a resolved solver object; ``init`` a dict of natural-scale starting values.
     """
+    model.check_shapes(problem.data)  # static: raises at trace time, under jit too
     start = dict(model.init_params(problem))
     if init is not None:
         start.update({name: jnp.asarray(value) for name, value in init.items()})
+    check_logpdf_shape(model, start, problem.data)
     u0 = model.to_unconstrained(start).astype(problem.dtype)
     objective = Objective(model.objective, model.objective_derivatives)
     if n_starts == 1:
@@ -187,7 +189,9 @@ def fit_problem(
         (solution.status == Status.CONVERGED) & ~ok, Status.SINGULAR_HESSIAN, solution.status
     )
     params = model.from_unconstrained(solution.u)
-    status = model.diagnose(params, problem, status).astype(jnp.int32)
+    status = model.diagnose(params, problem, status)
+    valid = valid_problem(model, problem)
+    status = jnp.where(valid, status, Status.INVALID_DATA).astype(jnp.int32)
     cov = delta_method(model, solution.u, cov_u)
     estimates = dict(
         params=params,
@@ -198,6 +202,8 @@ def fit_problem(
         loglik=-solution.f,
         grad_norm=jnp.max(jnp.abs(solution.g)),
     )
+    # Data outside the support give no estimate at all, not a number that looks like one.
+    estimates = jax.tree_util.tree_map(lambda leaf: jnp.where(valid, leaf, jnp.nan), estimates)
     return FitResult(
         **nan_derivatives_unless(status == Status.CONVERGED, estimates),
         nobs=problem.nobs,
@@ -207,3 +213,13 @@ def fit_problem(
         model=model,
         cov_type=cov_type,
     )
+
+
+def valid_problem(model: Model, problem: Problem) -> jax.Array:
+    """Whether a (traced) dataset is one the eager checks would accept: every included row inside
+    the model's support (:meth:`~jaxmle.Model.valid_rows`), weights finite and non-negative, and
+    some weight positive."""
+    weights = problem.weights
+    rows = jnp.where(problem.included, model.valid_rows(problem.data), True)
+    weights_ok = jnp.all(jnp.isfinite(weights) & (weights >= 0)) & jnp.any(weights > 0)
+    return jnp.all(rows) & weights_ok

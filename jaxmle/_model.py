@@ -31,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ._arrays import namespace
 from ._constraints import ParamSpec
 from ._identity import ValueIdentity, freeze
 from ._problem import Problem
@@ -139,6 +140,34 @@ class Model(ValueIdentity):
         """Per-observation log-likelihood contributions, shape ``(n,)``."""
         return self._logpdf(params, data)
 
+    def check_shapes(self, data) -> None:
+        """Raise ``ValueError`` when the structure or the shapes of ``data`` break the model's
+        contract. Shapes are static, so this runs at trace time: under ``jit`` and ``vmap`` too.
+
+        The base rule: every leaf has the same leading (observation) axis. Families add the shape
+        of one observation, regressions the layout ``{"X": (n, p), "y": (n,), ...}``; the output
+        of :meth:`logpdf` is checked against ``(n,)`` by :func:`check_logpdf_shape`.
+        """
+        check_leading_axes(self.name, data)
+
+    def valid_rows(self, data):
+        """``(n,)`` booleans: which rows lie inside the model's support. One rule for both paths:
+        with numpy ``data`` (eager checks) it returns numpy, with JAX arrays (inside ``jit``) JAX
+        arrays, and a fit whose included rows are not all valid gets ``Status.INVALID_DATA``.
+
+        The base rule: no NaN, and no infinity outside :attr:`infinite_data_keys`. Subclasses
+        add their support (``rows & super().valid_rows(data)``).
+        """
+        rows = None
+        for path, leaf in jax.tree_util.tree_flatten_with_path(data)[0]:
+            xp = namespace(leaf)
+            top_key = getattr(path[0], "key", None) if path else None
+            may_be_infinite = top_key in self.infinite_data_keys
+            ok = ~xp.isnan(leaf) if may_be_infinite else xp.isfinite(leaf)
+            ok = xp.reshape(ok, (ok.shape[0], -1)).all(axis=1)
+            rows = ok if rows is None else rows & ok
+        return rows
+
     def validate_data(self, data) -> None:
         """Raise ``ValueError`` if concrete ``data`` lies outside the support (eager calls only)."""
         if self._validate is not None:
@@ -214,3 +243,43 @@ class Model(ValueIdentity):
     def diagnose(self, params: dict, problem: Problem, status: jax.Array) -> jax.Array:
         """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
         return status
+
+
+def check_leading_axes(name: str, data) -> int:
+    """The number of observations ``n``: every leaf of ``data`` must have the leading axis ``n``
+    (raises ``ValueError`` naming the leaves otherwise)."""
+    leaves = jax.tree_util.tree_flatten_with_path(data)[0]
+    if not leaves:
+        raise ValueError(f"{name}: data is empty: it must hold at least one array")
+    lengths = {}
+    for path, leaf in leaves:
+        label = "data" + jax.tree_util.keystr(path)
+        if jnp.ndim(leaf) == 0:
+            raise ValueError(
+                f"{name}: {label} is a scalar; every leaf needs a leading observation axis"
+            )
+        lengths[label] = jnp.shape(leaf)[0]
+    if len(set(lengths.values())) > 1:
+        raise ValueError(
+            f"{name}: data leaves disagree on the number of observations (leading axis): "
+            + ", ".join(f"{k} has {v}" for k, v in lengths.items())
+        )
+    return next(iter(lengths.values()))
+
+
+def check_logpdf_shape(model: Model, params: dict, data) -> None:
+    """``model.logpdf(params, data)`` must have shape ``(n,)``: one log-likelihood contribution per
+    observation (checked abstractly, at trace time)."""
+    n = check_leading_axes(model.name, data)
+    shape = jax.eval_shape(model.logpdf, params, data).shape
+    if shape == (n,):
+        return
+    hint = ""
+    if shape == ():
+        hint = " (a sum over the observations? return the per-observation terms instead)"
+    elif shape[:1] == (n,) and len(shape) > 1:
+        hint = " (data with a trailing axis, such as an (n, 1) column? pass a 1-D array)"
+    raise ValueError(
+        f"{model.name}: logpdf(params, data) must return one log-likelihood contribution per "
+        f"observation, shape ({n},); it returned shape {shape}{hint}"
+    )

@@ -52,6 +52,10 @@ class Problem:
         """A problem with the default weights (ones) filled in, in the data's floating dtype."""
         data = jax.tree_util.tree_map(jnp.asarray, data)
         dtype = float_dtype(data)
+        # Booleans (y = x > 0) are numbers to a likelihood.
+        data = jax.tree_util.tree_map(
+            lambda leaf: leaf.astype(dtype) if leaf.dtype == bool else leaf, data
+        )
         n = n_observations(data)
         weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights).astype(dtype)
         return cls(data, weights, None if groups is None else jnp.asarray(groups))

@@ -15,13 +15,16 @@ class Status(enum.IntEnum):
             the floating-point noise floor of a well-curved optimum.
         MAX_STEPS: ``max_steps`` iterations ran out first.
         NONFINITE: the log-likelihood or its gradient was NaN/inf at the start or at every
-            trial point (e.g. NaN data inside ``jit``).
+            trial point (e.g. an overflowing log-likelihood).
         SINGULAR_HESSIAN: the optimum was found but the observed information is not positive
             definite, so standard errors are NaN (e.g. a non-identified parameter).
         SEPARATION: the MLE does not exist because of (quasi-)complete separation or an empty
             category; affected estimates diverge.
         BOUNDARY: the estimate sits on the boundary of the parameter space.
         STALLED: the damped steps collapsed without reaching a curved optimum.
+        INVALID_DATA: the data or weights lie outside the model's support (a value the eager
+            checks would refuse, seen inside ``jit``, or a dataset refused by
+            ``fit_many(..., errors="status")``); the estimates are NaN.
     """
 
     CONVERGED = 0
@@ -31,6 +34,7 @@ class Status(enum.IntEnum):
     SEPARATION = 4
     BOUNDARY = 5
     STALLED = 6
+    INVALID_DATA = 7
 
     @property
     def label(self) -> str:

@@ -14,6 +14,8 @@ import numpy as np
 from ._model import Model
 
 __all__ = [
+    "as_data",
+    "check_dtype",
     "check_init_names",
     "is_traced",
     "leaf_label",
@@ -33,25 +35,21 @@ def leaf_label(path) -> str:
 
 
 def validate_inputs(model: Model, data, weights, where: str = "") -> None:
-    """Eager checks: shapes agree, values finite, weights valid, data in the model's support.
+    """Eager checks: structure and shapes (the model's contract), dtypes, finite values, weights,
+    data in the model's support.
 
     Messages start with ``where`` (e.g. ``"dataset 3: "``) and name the model and the argument.
     """
     prefix = where
     where = f"{where}{model.name}: "
+    try:
+        model.check_shapes(data)
+    except ValueError as err:
+        raise ValueError(f"{prefix}{err}") from None
     leaves = jax.tree_util.tree_flatten_with_path(data)[0]
-    if not leaves:
-        raise ValueError(f"{where}data is empty: it must hold at least one array")
-    lengths = {}
     for path, leaf in leaves:
         label = leaf_label(path)
-        if leaf.ndim == 0:
-            raise ValueError(
-                f"{where}{label} is a scalar; every leaf needs a leading observation axis"
-            )
-        lengths[label] = leaf.shape[0]
-        if not (jnp.issubdtype(leaf.dtype, jnp.number) or leaf.dtype == bool):
-            raise TypeError(f"{where}{label} has non-numeric dtype {leaf.dtype}")
+        check_dtype(leaf.dtype, label, where)
         values = np.asarray(leaf)
         may_be_infinite = _top_key(path) in model.infinite_data_keys
         invalid = np.isnan(values) if may_be_infinite else ~np.isfinite(values)
@@ -62,16 +60,12 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
                 f"{where}{label} contains {len(bad)} {kind}, first at "
                 f"index {tuple(int(i) for i in bad[0])}"
             )
-    if len(set(lengths.values())) > 1:
-        raise ValueError(
-            f"{where}data leaves disagree on the number of observations (leading axis): "
-            + ", ".join(f"{k} has {v}" for k, v in lengths.items())
-        )
-    n = next(iter(lengths.values()))
+    n = leaves[0][1].shape[0]
     if n == 0:
         raise ValueError(f"{where}data has no observations")
     if weights is not None:
         w = np.asarray(weights)
+        check_dtype(w.dtype, "weights", where)
         if w.shape != (n,):
             raise ValueError(f"{where}weights must have shape ({n},) to match data, got {w.shape}")
         if not np.all(np.isfinite(w)):
@@ -87,6 +81,40 @@ def validate_inputs(model: Model, data, weights, where: str = "") -> None:
         model.validate_data(data)
     except ValueError as err:
         raise ValueError(f"{prefix}{err}") from None
+    # The traceable rule decides what a fit under jit refuses (Status.INVALID_DATA): whatever it
+    # refuses is refused here too, even where the detailed checks above had nothing to say.
+    rows = np.asarray(model.valid_rows(jax.tree_util.tree_map(np.asarray, data)))
+    if not np.all(rows):
+        bad = np.flatnonzero(~rows)
+        raise ValueError(
+            f"{where}{len(bad)} row(s) of data lie outside the model's support, first at index "
+            f"{int(bad[0])}"
+        )
+
+
+def check_dtype(dtype, label: str, where: str = "") -> None:
+    """Real numbers or booleans only: strings, objects and complex numbers raise ``TypeError``."""
+    dtype = np.dtype(dtype)
+    if dtype.kind in "biuf":  # bool, signed and unsigned integers, floats
+        return
+    raise TypeError(
+        f"{where}{label} has dtype {dtype}; expected real numbers (float, int or bool)"
+        + (": a text column? convert it to numbers first" if dtype.kind in "OUS" else "")
+    )
+
+
+def as_data(data, where: str = ""):
+    """``data`` with every leaf a JAX array; dtypes checked first (a clear ``TypeError`` instead of
+    JAX's own), and a flat list of numbers taken as one 1-D array."""
+    if isinstance(data, (list, tuple)) and data and all(np.ndim(x) == 0 for x in data):
+        data = np.asarray(data)
+
+    def convert(path, leaf):
+        if not is_traced(leaf):
+            check_dtype(np.asarray(leaf).dtype, leaf_label(path), where)
+        return jnp.asarray(leaf)
+
+    return jax.tree_util.tree_map_with_path(convert, data)
 
 
 def validate_groups(groups, n: int, where: str = "") -> None:

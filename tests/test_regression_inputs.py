@@ -85,7 +85,7 @@ def bad(model, data, match):
 def test_shape_errors():
     y = np.zeros(N)
     bad(jm.Logit(), {"X": X3[:, 1], "y": y}, r"data\['X'\] must be 2-D")
-    bad(jm.Logit(), {"X": X3, "y": y[:-1]}, "number of observations")
+    bad(jm.Logit(), {"X": X3, "y": y[:-1]}, r"data\['y'\] must have shape \(40,\) to match")
     bad(jm.Logit(), {"X": X3, "y": np.zeros((N, 1))}, r"data\['y'\] must be 1-D")
     bad(jm.Logit(), {"X": X3}, "must be a dict with 'X'")
     bad(jm.Logit(), {"X": X3, "y": y, "wieghts": y}, "unknown data key")

@@ -39,6 +39,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._arrays import namespace
 from ._family import Family, log1mexp
 
 __all__ = ["Censored", "Truncated"]
@@ -98,7 +99,30 @@ class Censored(Family):
         name = _family_name(family)
         self.family = family
         self.support_description = family.support_description
+        self.observation_shape = family.observation_shape
         super().__init__(family.specs, name=f"Censored({name})")
+
+    def check_shapes(self, data) -> None:
+        self._layout(data)
+        super().check_shapes(data)
+
+    def valid_rows(self, data):
+        family = self.family
+        if self._layout(data) == "event":
+            x, event = data["x"], data["event"]
+            known = (event == EXACT) | (event == RIGHT)
+            if _implements(family, "logcdf"):
+                known = known | (event == LEFT)
+            return known & family.valid_rows(x)
+        lower, upper = data["lower"], data["upper"]
+        xp = namespace(lower, upper)
+        ordered = (lower <= upper) & ~(xp.isneginf(lower) & xp.isposinf(upper))
+        exact = lower == upper
+        # The family's support at the value that is checked eagerly: an exact value, or a
+        # finite upper end (a lower end may sit on the support's edge, e.g. 0 for x > 0).
+        checked = exact | xp.isfinite(upper)
+        inside = family.in_support(xp.where(exact, lower, upper))
+        return ordered & xp.where(checked, inside, True)
 
     # -- layouts -----------------------------------------------------------------------------
     @staticmethod
@@ -246,6 +270,7 @@ class Truncated(Family):
         )
         self.window = window or "no truncation"
         self.support_description = f"{family.support_description} and {self.window}"
+        self.observation_shape = family.observation_shape
         super().__init__(family.specs, name=f"Truncated({name}, low={self.low}, high={self.high})")
 
     def log_mass(self, params) -> jax.Array:
@@ -268,7 +293,7 @@ class Truncated(Family):
         return self.family.start(x, weights)
 
     def in_support(self, x):
-        inside = np.asarray(self.family.in_support(x), dtype=bool)
+        inside = self.family.in_support(x)
         if self.low is not None:
             inside &= (x > self.low) if self.discrete else (x >= self.low)
         if self.high is not None:

@@ -24,8 +24,8 @@ import jax
 import jax.numpy as jnp
 import jax.scipy.special as jsp
 import jax.scipy.stats as jss
-import numpy as np
 
+from .._arrays import namespace
 from .._constraints import Positive, Real
 from .._problem import Problem
 from .._status import Status
@@ -52,8 +52,8 @@ EULER_GAMMA = 0.5772156649015329
 STUDENT_T_MAX_DF = 1e6  # beyond this a t fit has diverged towards the normal (df -> infinity)
 
 
-def _positive(x) -> np.ndarray:
-    return np.isfinite(x) & (x > 0)
+def _positive(x):
+    return namespace(x).isfinite(x) & (x > 0)
 
 
 def _log_ndtr(z):
@@ -541,7 +541,7 @@ class Exponential(Family):
         super().__init__({"rate": Positive(1.0)})
 
     def in_support(self, x):
-        return np.isfinite(x) & (x >= 0)
+        return namespace(x).isfinite(x) & (x >= 0)
 
     def logpdf(self, params, x):
         return jss.expon.logpdf(x, scale=1.0 / params["rate"])
@@ -837,7 +837,7 @@ class Beta(Family):
         super().__init__({"a": Positive(1.0), "b": Positive(1.0)})
 
     def in_support(self, x):
-        return np.isfinite(x) & (x > 0) & (x < 1)
+        return namespace(x).isfinite(x) & (x > 0) & (x < 1)
 
     def logpdf(self, params, x):
         # Not jax.scipy.stats.beta.logpdf: its log-beta (jax.scipy.special.betaln, JAX 0.10) is off

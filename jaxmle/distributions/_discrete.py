@@ -27,6 +27,7 @@ import jax.scipy.stats as jss
 import numpy as np
 from jax.scipy.special import betainc, gammainc, gammaincc, gammaln
 
+from .._arrays import namespace
 from .._constraints import Positive, Simplex, UnitInterval
 from .._problem import Problem
 from .._status import Status
@@ -49,7 +50,8 @@ def _clip_open_unit(p: jax.Array) -> jax.Array:
 
 def _is_count(x: np.ndarray) -> np.ndarray:
     """Entries of a numpy array that are finite non-negative integers."""
-    return np.isfinite(x) & (x >= 0) & (x == np.round(x))
+    xp = namespace(x)
+    return xp.isfinite(x) & (x >= 0) & (x == xp.round(x))
 
 
 def _on_boundary(status: jax.Array, boundary: jax.Array) -> jax.Array:
@@ -214,13 +216,20 @@ class Binomial(Family):
         successes = jnp.sum(weights * data["y"])
         return {"p": _clip_open_unit(successes / jnp.sum(weights * data["trials"]))}
 
-    def check_support(self, data):
+    def check_shapes(self, data) -> None:
         if not isinstance(data, dict) or set(data) != {"y", "trials"}:
             raise ValueError(
                 f"{self.name}: data must be a dict {{'y': successes, 'trials': number of trials}}"
                 f", got {type(data).__name__}"
                 + (f" with keys {sorted(data)}" if isinstance(data, dict) else "")
             )
+        super().check_shapes(data)
+
+    def valid_rows(self, data):
+        y, trials = data["y"], data["trials"]
+        return _is_count(y) & _is_count(trials) & (y <= trials)
+
+    def check_support(self, data):
         y, trials = np.asarray(data["y"]), np.asarray(data["trials"])
         if not np.all(_is_count(trials)):
             raise support_error(self.name, trials, ~_is_count(trials), "trials in {0, 1, 2, ...}")

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._arrays import namespace
 from .._constraints import ParamSpec
 from .._model import Model
 from .._problem import Problem
@@ -69,6 +70,8 @@ class Family(Model):
     """
 
     support_description: str = "x real"
+    #: Shape of one observation (each data row): ``()`` for scalar families.
+    observation_shape: tuple[int, ...] = ()
 
     def __init__(self, params: Mapping[str, ParamSpec], *, name: str | None = None):
         super().__init__(None, params=params, name=name or type(self).__name__)
@@ -100,7 +103,13 @@ class Family(Model):
 
     def in_support(self, x) -> np.ndarray:
         """Boolean mask (numpy) of the entries of concrete ``x`` inside the support."""
-        return np.isfinite(x)
+        return namespace(x).isfinite(x)
+
+    def valid_rows(self, data):
+        inside = self.in_support(data)
+        xp = namespace(inside)
+        inside = xp.reshape(inside, (inside.shape[0], -1)).all(axis=1)
+        return inside & super().valid_rows(data)
 
     def check_support(self, x) -> None:
         """Raise ``ValueError`` naming the family and the offending values when concrete ``x``
@@ -120,6 +129,19 @@ class Family(Model):
         start = {key: jnp.asarray(spec.init) for key, spec in self.specs.items()}
         start.update(self.start(problem.data, problem.effective_weights))
         return start
+
+    def check_shapes(self, data) -> None:
+        super().check_shapes(data)
+        for path, leaf in jax.tree_util.tree_flatten_with_path(data)[0]:
+            shape = tuple(jnp.shape(leaf))
+            if shape[1:] != self.observation_shape:
+                expected = ", ".join(("n",) + tuple(map(str, self.observation_shape)))
+                expected += "," if not self.observation_shape else ""
+                hint = " (a one-column table? pass x[:, 0])" if shape[1:] == (1,) else ""
+                raise ValueError(
+                    f"{self.name}: data{jax.tree_util.keystr(path)} must have shape ({expected}) "
+                    f"(one observation per row), got {shape}{hint}"
+                )
 
     def validate_data(self, data) -> None:
         self.check_support(data)

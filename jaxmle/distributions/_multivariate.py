@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import jax.scipy.stats as jss
 import numpy as np
 
+from .._arrays import namespace
 from .._constraints import Positive, PositiveDefinite, Real
 from .._problem import Problem
 from .._status import Status
@@ -77,6 +78,7 @@ class MultivariateNormal(Family):
 
     def __init__(self, dim: int):
         self.dim = _check_dim("MultivariateNormal", dim)
+        self.observation_shape = (self.dim,)
         super().__init__(
             {"mean": Real(np.zeros(self.dim)), "cov": PositiveDefinite(np.eye(self.dim))}
         )
@@ -135,6 +137,7 @@ class Dirichlet(Family):
 
     def __init__(self, dim: int):
         self.dim = _check_dim("Dirichlet", dim)
+        self.observation_shape = (self.dim,)
         if self.dim < 2:
             raise ValueError(f"Dirichlet: dim must be at least 2, got {dim!r}")
         super().__init__({"alpha": Positive(np.ones(self.dim))})
@@ -150,6 +153,11 @@ class Dirichlet(Family):
         mean, cov = _weighted_moments(x, weights)
         precision = jnp.sum(mean * (1.0 - mean)) / jnp.trace(cov) - 1.0
         return {"alpha": precision * mean}
+
+    def in_support(self, x):
+        xp = namespace(x)
+        inside = xp.all(xp.isfinite(x) & (x > 0) & (x < 1), axis=1)
+        return inside & (xp.abs(xp.sum(x, axis=1) - 1.0) <= 1e-6)
 
     def check_support(self, x):
         x = _check_rows(self, x, self.dim)

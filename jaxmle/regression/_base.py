@@ -25,6 +25,7 @@ from collections.abc import Mapping
 import jax.numpy as jnp
 import numpy as np
 
+from .._arrays import namespace
 from .._model import Model
 from .._problem import Problem
 
@@ -113,6 +114,7 @@ class RegressionModel(Model):
         an error). Otherwise a sized copy, cached per (width, names) so repeated binds reuse
         compiled fits.
         """
+        self.check_keys(data)
         X = data["X"]
         columns = getattr(X, "columns", None)
         p = int(np.shape(X)[-1])
@@ -143,7 +145,8 @@ class RegressionModel(Model):
         """Data-driven starting values (natural scale); traceable."""
         return {key: jnp.asarray(spec.init) for key, spec in self.specs.items()}
 
-    def validate_data(self, data) -> None:
+    def check_keys(self, data) -> None:
+        """``data`` is a dict with ``"X"``, ``"y"`` and only the optional keys of the model."""
         if not isinstance(data, Mapping) or "X" not in data or "y" not in data:
             raise ValueError(
                 f"{self.name}: data must be a dict with 'X' (n, p) and 'y' (n,); got "
@@ -156,19 +159,33 @@ class RegressionModel(Model):
             raise ValueError(
                 f"{self.name}: unknown data key(s) {sorted(unknown)}; allowed: {allowed}"
             )
-        X, y = np.asarray(data["X"]), np.asarray(data["y"])
-        if X.ndim != 2:
-            raise ValueError(f"{self.name}: data['X'] must be 2-D (n, p), got shape {X.shape}")
-        if y.ndim != 1:
-            raise ValueError(f"{self.name}: data['y'] must be 1-D (n,), got shape {y.shape}")
+
+    def check_shapes(self, data) -> None:
+        self.check_keys(data)
+        X, y = data["X"], data["y"]
+        if jnp.ndim(X) != 2:
+            raise ValueError(f"{self.name}: data['X'] must be 2-D (n, p), got shape {jnp.shape(X)}")
+        if jnp.ndim(y) != 1:
+            raise ValueError(f"{self.name}: data['y'] must be 1-D (n,), got shape {jnp.shape(y)}")
+        n = jnp.shape(X)[0]
         for key in ("y", *self.data_keys):
-            if key in data and np.shape(data[key]) != (X.shape[0],):
+            if key in data and jnp.shape(data[key]) != (n,):
                 raise ValueError(
-                    f"{self.name}: data[{key!r}] must have shape ({X.shape[0]},) to match the "
-                    f"{X.shape[0]} rows of X, got {np.shape(data[key])}"
+                    f"{self.name}: data[{key!r}] must have shape ({n},) to match the "
+                    f"{n} rows of X, got {jnp.shape(data[key])}"
                 )
+        self.size_for(jnp.shape(X)[1])
+
+    def validate_data(self, data) -> None:
+        self.check_shapes(data)
         self.check_response(data)
-        self.size_for(X.shape[1])
+
+    def valid_rows(self, data):
+        return self.valid_response(data) & super().valid_rows(data)
+
+    def valid_response(self, data):
+        """``(n,)`` booleans: responses inside the model's support (numpy or JAX, as the data)."""
+        return namespace(data["y"]).isfinite(data["y"])
 
     def check_response(self, data) -> None:
         """Raise ``ValueError`` for responses outside the model's support (eager)."""

@@ -41,6 +41,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.special import gammaln
 
+from .._arrays import namespace
 from ..distributions._special import digamma, trigamma
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -84,11 +85,21 @@ class Family:
         """``Var(y) / phi`` per trial as a function of the mean (``phi`` excluded)."""
         raise NotImplementedError
 
+    def log_variance(self, eta, link, lam):
+        """``log V(mu)`` at ``mu = g^{-1}(eta)``; families override it with forms that stay
+        finite where ``mu`` under- or overflows."""
+        return jnp.log(self.variance(link.mean(eta), lam))
+
     def eta_information(self, eta, link, lam, trials):
-        """``E[-d^2 l / d eta^2]`` per observation."""
-        mu = link.mean(eta)
-        phi = 1.0 if self.extra != "dispersion" else jnp.exp(lam)
-        return trials * link.dmean(eta) ** 2 / (phi * self.variance(mu, lam))
+        """``E[-d^2 l / d eta^2] = m (d mu / d eta)^2 / (phi V(mu))`` per observation.
+
+        Computed in log space: numerator and denominator underflow together at large ``|eta|``
+        (``mu`` rounding to 0 or 1), where the plain ratio is 0/0 = NaN or x/0 = inf, and a
+        separation screen or an expected-information covariance would read those as data.
+        """
+        log_phi = lam if self.extra == "dispersion" else 0.0
+        log_info = 2.0 * link.log_dmean(eta) - log_phi - self.log_variance(eta, link, lam)
+        return trials * jnp.exp(log_info)
 
     def extra_information(self, lam):
         """``E[-d^2 l / d lam^2]`` per observation, or ``None`` when not in closed form."""
@@ -102,10 +113,10 @@ class Family:
         """Moment start for ``lam`` at the fitted means ``mu``."""
         return None
 
-    def invalid(self, y: np.ndarray, trials: np.ndarray | None) -> np.ndarray:
-        """Boolean mask of responses outside the support (numpy, eager); ``trials`` is ``None``
-        when the data have none (one trial each)."""
-        return ~np.isfinite(y)
+    def invalid(self, y, trials):
+        """Boolean mask of responses outside the support (numpy arrays eagerly, JAX arrays
+        under ``jit``); ``trials`` is ``None`` when the data have none (one trial each)."""
+        return ~namespace(y).isfinite(y)
 
 
 class Gaussian(Family):
@@ -130,6 +141,9 @@ class Gaussian(Family):
 
     def variance(self, mu, lam):
         return jnp.ones_like(mu)
+
+    def log_variance(self, eta, link, lam):
+        return 0.0 * eta
 
     def extra_information(self, lam):
         return 0.5
@@ -165,13 +179,17 @@ class Binomial(Family):
     def variance(self, mu, lam):
         return mu * (1.0 - mu)
 
+    def log_variance(self, eta, link, lam):
+        return link.log_mean(eta) + link.log1m_mean(eta)
+
     def start_mean(self, y, trials, weights):
         return (y + 0.5) / (trials + 1.0)
 
     def invalid(self, y, trials):
         if trials is None:  # Bernoulli: two comparisons cover every condition below
             return (y != 0.0) & (y != 1.0)
-        return ~np.isfinite(y) | (y < 0) | (y != np.round(y)) | (y > trials)
+        xp = namespace(y, trials)
+        return ~xp.isfinite(y) | (y < 0) | (y != xp.round(y)) | (y > trials)
 
 
 class Poisson(Family):
@@ -192,8 +210,12 @@ class Poisson(Family):
     def variance(self, mu, lam):
         return mu
 
+    def log_variance(self, eta, link, lam):
+        return link.log_mean(eta)
+
     def invalid(self, y, trials):
-        return ~np.isfinite(y) | (y < 0) | (y != np.round(y))
+        xp = namespace(y)
+        return ~xp.isfinite(y) | (y < 0) | (y != xp.round(y))
 
 
 class Gamma(Family):
@@ -226,6 +248,9 @@ class Gamma(Family):
     def variance(self, mu, lam):
         return mu**2
 
+    def log_variance(self, eta, link, lam):
+        return 2.0 * link.log_mean(eta)
+
     def extra_information(self, lam):
         k = jnp.exp(-lam)
         return k**2 * trigamma(k) - k
@@ -234,7 +259,7 @@ class Gamma(Family):
         return jnp.log(_weighted_mean((y - mu) ** 2 / mu**2, weights))
 
     def invalid(self, y, trials):
-        return ~np.isfinite(y) | (y <= 0)
+        return ~namespace(y).isfinite(y) | (y <= 0)
 
 
 class InverseGaussian(Family):
@@ -252,6 +277,9 @@ class InverseGaussian(Family):
     def variance(self, mu, lam):
         return mu**3
 
+    def log_variance(self, eta, link, lam):
+        return 3.0 * link.log_mean(eta)
+
     def extra_information(self, lam):
         return 0.5
 
@@ -259,7 +287,7 @@ class InverseGaussian(Family):
         return jnp.log(_weighted_mean((y - mu) ** 2 / mu**3, weights))
 
     def invalid(self, y, trials):
-        return ~np.isfinite(y) | (y <= 0)
+        return ~namespace(y).isfinite(y) | (y <= 0)
 
 
 class NegativeBinomial(Family):
@@ -307,12 +335,17 @@ class NegativeBinomial(Family):
     def variance(self, mu, lam):
         return mu + jnp.exp(lam) * mu**2
 
+    def log_variance(self, eta, link, lam):
+        log_mu = link.log_mean(eta)
+        return log_mu + jnp.logaddexp(0.0, lam + log_mu)
+
     def start_extra(self, y, mu, trials, weights):
         excess = jnp.sum(weights * ((y - mu) ** 2 - mu)) / jnp.sum(weights * mu**2)
         return jnp.log(jnp.maximum(excess, 0.05))
 
     def invalid(self, y, trials):
-        return ~np.isfinite(y) | (y < 0) | (y != np.round(y))
+        xp = namespace(y)
+        return ~xp.isfinite(y) | (y < 0) | (y != xp.round(y))
 
 
 FAMILIES = {f.name: f for f in (Gaussian(), Binomial(), Poisson(), Gamma(), InverseGaussian())}

@@ -38,6 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._arrays import namespace
 from .._constraints import Positive, Real
 from .._linalg import cholesky_solve, weighted_gram
 from .._problem import Problem
@@ -225,12 +226,19 @@ class GLMModel(RegressionModel):
             out[self.extra_name] = jnp.exp(lam / self.extra_power)
         return out
 
+    def valid_response(self, data):
+        y, trials = data["y"], data.get("trials")
+        bad = self.family.invalid(y, trials)
+        if trials is not None:
+            bad = bad | _bad_trials(trials) | (y > trials)
+        return ~bad
+
     def check_response(self, data) -> None:
         y = np.asarray(data["y"], dtype=float)
         trials = None
         if "trials" in data:
             trials = np.asarray(data["trials"], dtype=float)
-            bad = ~np.isfinite(trials) | (trials < 0) | (trials != np.round(trials))
+            bad = _bad_trials(trials)
             if np.any(bad):
                 raise response_error(self.name, trials, bad, "non-negative integer trials")
             short = y > trials
@@ -294,3 +302,9 @@ class GLM(GLMModel):
             names=names,
             name=f"GLM({fam.name}, {resolve_link(fam.canonical_link if link is None else link)})",
         )
+
+
+def _bad_trials(trials):
+    """Trials that are not non-negative integers (numpy or JAX, as the data)."""
+    xp = namespace(trials)
+    return ~xp.isfinite(trials) | (trials < 0) | (trials != xp.round(trials))

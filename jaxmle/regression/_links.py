@@ -44,6 +44,10 @@ class Link:
         """``d mu / d eta`` entry by entry."""
         return jax.jvp(self.mean, (eta,), (jnp.ones_like(eta),))[1]
 
+    def log_dmean(self, eta):
+        """``log |d mu / d eta|``, finite where ``d mu / d eta`` underflows (large ``|eta|``)."""
+        return jnp.log(jnp.abs(self.dmean(eta)))
+
     def __repr__(self) -> str:
         return self.name
 
@@ -70,6 +74,9 @@ class Log(Link):
     def log_mean(self, eta):
         return eta
 
+    def log_dmean(self, eta):
+        return eta
+
 
 class Logit(Link):
     name = "logit"
@@ -86,6 +93,9 @@ class Logit(Link):
     def log1m_mean(self, eta):
         return jax.nn.log_sigmoid(-eta)
 
+    def log_dmean(self, eta):  # mu (1 - mu)
+        return jax.nn.log_sigmoid(eta) + jax.nn.log_sigmoid(-eta)
+
 
 class Probit(Link):
     name = "probit"
@@ -101,6 +111,9 @@ class Probit(Link):
 
     def log1m_mean(self, eta):
         return log_ndtr(-eta)
+
+    def log_dmean(self, eta):  # the normal density
+        return -0.5 * (eta**2 + jnp.log(2.0 * jnp.pi))
 
 
 class CLogLog(Link):
@@ -119,6 +132,9 @@ class CLogLog(Link):
 
     def log1m_mean(self, eta):
         return -jnp.exp(eta)
+
+    def log_dmean(self, eta):  # exp(eta) exp(-exp(eta))
+        return eta - jnp.exp(eta)
 
 
 class Inverse(Link):

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._arrays import namespace
 from .._constraints import Real
 from .._linalg import weighted_gram
 from .._problem import Problem
@@ -113,9 +114,14 @@ class MultinomialLogit(RegressionModel):
         return self.objective_derivatives(u, problem)[2]
 
     # -- support and separation --------------------------------------------------------------------
+    def valid_response(self, data):
+        y = data["y"]
+        xp = namespace(y)
+        return xp.isfinite(y) & (y == xp.round(y)) & (y >= 0) & (y < self.n_classes)
+
     def check_response(self, data) -> None:
         y = np.asarray(data["y"], dtype=float)
-        bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= self.n_classes)
+        bad = ~self.valid_response({"y": y})
         if np.any(bad):
             raise response_error(
                 self.name,
