@@ -9,6 +9,7 @@ errors, log-likelihood, AIC and status, printed or written as CSV with ``--out``
 from __future__ import annotations
 
 import csv
+import re
 import sys
 
 import numpy as np
@@ -32,7 +33,8 @@ def read_csv(path: str) -> dict[str, np.ndarray]:
 
 
 def build_datasets(columns, args, is_regression: bool):
-    """One dataset per group (or a single one) in the layout the model expects."""
+    """``(labels, datasets, names, rows)``: one dataset per group (or a single one) in the layout
+    the model expects, and each group's row numbers in the file's body (0 = first data row)."""
 
     def need(name):
         if name not in columns:
@@ -52,11 +54,13 @@ def build_datasets(columns, args, is_regression: bool):
             raise ValueError("distribution families need --column COLUMN")
         names = None
         make = lambda rows: need(args.column)[rows]  # noqa: E731
+    n_rows = len(next(iter(columns.values())))
     if args.by is None:
-        return ["all"], [make(slice(None))], names
+        return ["all"], [make(slice(None))], names, [np.arange(n_rows)]
     labels = need(args.by)
     groups = list(dict.fromkeys(labels.tolist()))
-    return groups, [make(labels == g) for g in groups], names
+    rows = [np.flatnonzero(labels == g) for g in groups]
+    return groups, [make(r) for r in rows], names, rows
 
 
 def run(args) -> int:
@@ -64,11 +68,21 @@ def run(args) -> int:
 
     factory = getattr(jm, args.model, None)
     if not isinstance(factory, type) or not issubclass(factory, jm.Model):
-        raise SystemExit(f"jaxmle fit: unknown model {args.model!r}")
+        models = sorted(
+            name
+            for name in jm.__all__
+            if isinstance(getattr(jm, name), type)
+            and issubclass(getattr(jm, name), jm.Model)
+            and name not in ("Model", "Censored", "Truncated", "GLM", "MultinomialLogit")
+        )
+        raise ValueError(f"unknown model {args.model!r}; choose one of {', '.join(models)}")
     is_regression = factory.__module__.startswith("jaxmle.regression")
-    groups, datasets, names = build_datasets(read_csv(args.file), args, is_regression)
+    groups, datasets, names, rows = build_datasets(read_csv(args.file), args, is_regression)
     model = factory(names=names) if is_regression else factory()
-    res = jm.fit_many(model, datasets, cov_type=args.cov_type)
+    try:
+        res = jm.fit_many(model, datasets, cov_type=args.cov_type)
+    except (ValueError, TypeError) as err:
+        raise ValueError(_locate(str(err), args, groups, rows)) from None
     frame = res.to_dataframe()
     header = [args.by or "group", *frame.columns]
     records = zip(groups, frame.itertuples(index=False), strict=True)
@@ -82,6 +96,20 @@ def run(args) -> int:
         for line in [header, *rows]:
             print("  ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)))
     return 0
+
+
+def _locate(message: str, args, groups, rows) -> str:
+    """A batch error about ``dataset k`` (row ``i``), told in the file's terms: the group label
+    and the file line (the header is line 1)."""
+    found = re.match(r"dataset (\d+): (.*)", message, re.S)
+    if not found:
+        return message
+    k, rest = int(found.group(1)), found.group(2)
+    where = f"{args.file}" if args.by is None else f"{args.file}, group {args.by}={groups[k]!r}"
+    index = re.search(r"(?:first at index|index) \(?(\d+)", rest)
+    if index is not None and int(index.group(1)) < len(rows[k]):
+        where += f", line {int(rows[k][int(index.group(1))]) + 2}"
+    return f"{where}: {rest}"
 
 
 def _cell(value) -> str:

@@ -39,11 +39,14 @@ class ParamSpec(ValueIdentity):
 
     Subclasses implement :meth:`forward` (unconstrained flat vector -> constrained array of
     ``shape``) and :meth:`inverse`. ``elementwise`` is True when ``T`` acts on each entry
-    separately, which lets intervals be transformed entry by entry. Specs of one class with equal
-    settings compare equal.
+    separately, which lets intervals be transformed entry by entry. ``bounded`` is True when the
+    domain has an edge the unconstrained scale sends to infinity (``Positive``'s 0 and infinity,
+    an ``Interval``'s ends): an estimate there has an unconstrained coordinate the data cannot pin
+    down. Specs of one class with equal settings compare equal.
     """
 
     elementwise = True
+    bounded = False
 
     def __init__(self, init=0.0):
         self.init = np.asarray(init, dtype=float)
@@ -98,6 +101,8 @@ class Real(ParamSpec):
 class Positive(ParamSpec):
     """``(0, inf)`` through ``theta = exp(u)``."""
 
+    bounded = True
+
     def __init__(self, init=1.0):
         super().__init__(init)
 
@@ -113,6 +118,8 @@ class Positive(ParamSpec):
 
 class Interval(ParamSpec):
     """``(low, high)`` through ``theta = low + (high - low) * sigmoid(u)``."""
+
+    bounded = True
 
     def __init__(self, low: float, high: float, init=None):
         if not low < high:

@@ -112,7 +112,7 @@ def fit(
         if init is not None:
             validate_init(model, init)
     if init is not None:
-        init = {name: jnp.asarray(value) for name, value in init.items()}
+        init = {name: jnp.asarray(value, dtype=float) for name, value in init.items()}
     return _fit_compiled(
         data,
         weights,
@@ -188,6 +188,9 @@ def fit_problem(
     status = jnp.where(
         (solution.status == Status.CONVERGED) & ~ok, Status.SINGULAR_HESSIAN, solution.status
     )
+    status = jnp.where(
+        (status == Status.CONVERGED) & on_boundary(model, cov_u), Status.BOUNDARY, status
+    )
     params = model.from_unconstrained(solution.u)
     status = model.diagnose(params, problem, status)
     valid = valid_problem(model, problem)
@@ -223,3 +226,30 @@ def valid_problem(model: Model, problem: Problem) -> jax.Array:
     rows = jnp.where(problem.included, model.valid_rows(problem.data), True)
     weights_ok = jnp.all(jnp.isfinite(weights) & (weights >= 0)) & jnp.any(weights > 0)
     return jnp.all(rows) & weights_ok
+
+
+#: Unconstrained standard error beyond which a bounded coordinate counts as on its boundary.
+BOUNDARY_SE = 1e3
+
+
+def on_boundary(model: Model, cov_u: jax.Array) -> jax.Array:
+    """Whether an estimate sits on an edge of a bounded parameter's domain.
+
+    For ``Positive`` (``theta = exp(u)``) and ``Interval`` (a logistic ``u``) coordinates, an
+    estimate at the edge (a variance at 0, a shape at infinity, a probability at 1) has run off
+    to ``|u| -> inf`` where the log-likelihood is flat in ``u``, and the solver stops once the
+    remaining gain is below its tolerance: there ``se(u)`` is huge (about ``1e6`` at the default
+    tolerance) while the natural-scale standard error looks deceptively small. An interior
+    estimate has ``se(u)`` of order ``1 / sqrt(n)``: ``se(u) > BOUNDARY_SE`` means the data leave
+    the coordinate undetermined over a factor ``exp(1000)``, i.e. the MLE is on the boundary.
+    """
+    coords, start = [], 0
+    for spec in model.specs.values():
+        stop = start + spec.unconstrained_size
+        if spec.bounded and spec.elementwise:
+            coords.extend(range(start, stop))
+        start = stop
+    if not coords:
+        return jnp.asarray(False)
+    se_u = jnp.sqrt(jnp.diagonal(cov_u)[jnp.asarray(coords)])
+    return jnp.any(se_u > BOUNDARY_SE)

@@ -150,6 +150,17 @@ class Model(ValueIdentity):
         """
         check_leading_axes(self.name, data)
 
+    #: Whether :meth:`simulate` can draw a dataset (the parametric bootstrap's default).
+    can_simulate: bool = False
+
+    def simulate(self, key: jax.Array, params: dict, data):
+        """One dataset drawn from the model at natural-scale ``params``, in the layout and with
+        the design of ``data`` (its size, and e.g. a binomial's trials). Models that can (see
+        :attr:`can_simulate`) override this."""
+        raise NotImplementedError(
+            f"{self.name} cannot simulate data; pass simulate=lambda key, params: <one dataset>"
+        )
+
     def valid_rows(self, data):
         """``(n,)`` booleans: which rows lie inside the model's support. One rule for both paths:
         with numpy ``data`` (eager checks) it returns numpy, with JAX arrays (inside ``jit``) JAX
@@ -271,7 +282,14 @@ def check_logpdf_shape(model: Model, params: dict, data) -> None:
     """``model.logpdf(params, data)`` must have shape ``(n,)``: one log-likelihood contribution per
     observation (checked abstractly, at trace time)."""
     n = check_leading_axes(model.name, data)
-    shape = jax.eval_shape(model.logpdf, params, data).shape
+    try:
+        shape = jax.eval_shape(model.logpdf, params, data).shape
+    except (TypeError, ValueError, KeyError, IndexError) as err:
+        structure = jax.tree_util.tree_structure(data)
+        raise type(err)(
+            f"{model.name}: logpdf(params, data) failed on data with structure {structure} and "
+            f"params {sorted(params)}: {type(err).__name__}: {err}"
+        ) from err
     if shape == (n,):
         return
     hint = ""

@@ -50,6 +50,8 @@ class FitResult:
         model: the fitted :class:`~jaxmle.Model` (static).
         cov_type: how ``cov`` was computed (static).
         names: display names for the flattened parameters (static).
+        messages: for a batch from ``fit_many(..., errors="status")``, why each dataset was
+            refused (``messages[i]`` is ``""`` for a fitted one); ``None`` otherwise (static).
     """
 
     params: dict
@@ -66,6 +68,7 @@ class FitResult:
     model: object = dataclasses.field(metadata=dict(static=True))
     cov_type: str = dataclasses.field(default="observed", metadata=dict(static=True))
     names: tuple | None = dataclasses.field(default=None, metadata=dict(static=True))
+    messages: Messages | None = dataclasses.field(default=None, metadata=dict(static=True))
 
     # -- shape of a batch ------------------------------------------------------------------------
     @property
@@ -81,7 +84,8 @@ class FitResult:
     def __getitem__(self, index) -> FitResult:
         if not self.batch_shape:
             raise TypeError("indexing a single (unbatched) FitResult; only batches can be indexed")
-        return jax.tree_util.tree_map(lambda leaf: leaf[index], self)
+        picked = jax.tree_util.tree_map(lambda leaf: leaf[index], self)
+        return dataclasses.replace(picked, messages=None) if self.messages else picked
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
@@ -202,6 +206,51 @@ class FitResult:
         columns["converged"] = np.atleast_1d(np.asarray(self.converged))
         columns["status"] = np.atleast_1d(self.status_name)
         return pd.DataFrame(columns)
+
+
+class Messages:
+    """Why datasets of a batch were refused: ``messages[i]`` is the message of dataset ``i``, or
+    ``""`` when it was fitted. Hashable (a static part of a :class:`FitResult`).
+
+    Examples:
+        >>> m = Messages({1: "dataset 1: data contains NaN"}, 3)
+        >>> [m[i] for i in range(3)], len(m), m.refused
+        (['', 'dataset 1: data contains NaN', ''], 3, (1,))
+    """
+
+    def __init__(self, refused: dict[int, str], size: int):
+        self._refused = dict(sorted(refused.items()))
+        self._size = int(size)
+
+    @property
+    def refused(self) -> tuple[int, ...]:
+        """Indices of the refused datasets."""
+        return tuple(self._refused)
+
+    def __getitem__(self, index: int) -> str:
+        index = range(self._size)[index]  # negative indices and bounds, as for a list
+        return self._refused.get(index, "")
+
+    def __len__(self) -> int:
+        return self._size
+
+    def __iter__(self):
+        return (self[i] for i in range(self._size))
+
+    def __bool__(self) -> bool:
+        return bool(self._refused)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Messages) and (other._refused, other._size) == (
+            self._refused,
+            self._size,
+        )
+
+    def __hash__(self) -> int:
+        return hash((tuple(self._refused.items()), self._size))
+
+    def __repr__(self) -> str:
+        return f"Messages({len(self._refused)} of {self._size} refused)"
 
 
 def _batched(fn, u):

@@ -7,6 +7,9 @@ checked here and a problem with their values becomes the fit's status code inste
 
 from __future__ import annotations
 
+import sys
+import warnings
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -111,10 +114,42 @@ def as_data(data, where: str = ""):
 
     def convert(path, leaf):
         if not is_traced(leaf):
-            check_dtype(np.asarray(leaf).dtype, leaf_label(path), where)
+            dtype = np.asarray(leaf).dtype
+            check_dtype(dtype, leaf_label(path), where)
+            warn_if_downcast(dtype)
         return jnp.asarray(leaf)
 
     return jax.tree_util.tree_map_with_path(convert, data)
+
+
+_warned_downcast = False
+
+
+def warn_if_downcast(dtype) -> None:
+    """Warn, once per process, when float64 data will be computed in float32 because JAX's
+    ``jax_enable_x64`` is off (jaxmle never changes that setting itself)."""
+    global _warned_downcast
+    if _warned_downcast or np.dtype(dtype) != np.float64 or jax.config.jax_enable_x64:
+        return
+    _warned_downcast = True
+    warnings.warn(
+        "jaxmle: float64 data are computed in float32 because jax_enable_x64 is off; standard "
+        "errors and p-values can lose digits. Call jax.config.update('jax_enable_x64', True) "
+        "at the start of the program (see the README, 'Why float64').",
+        UserWarning,
+        stacklevel=_caller_level(),
+    )
+
+
+def _caller_level() -> int:
+    """The ``stacklevel`` of the first frame outside jaxmle and JAX (the user's call)."""
+    level, frame = 2, sys._getframe(2)
+    while frame is not None and frame.f_globals.get("__name__", "").split(".")[0] in (
+        "jaxmle",
+        "jax",
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def validate_groups(groups, n: int, where: str = "") -> None:

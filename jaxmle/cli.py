@@ -40,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             return _cli_fit.run(args)
-        except ValueError as err:
+        except (ValueError, TypeError, OSError) as err:
             print(f"jaxmle fit: {err}", file=sys.stderr)
             return 2
     from . import _demo

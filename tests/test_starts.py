@@ -75,13 +75,10 @@ def test_multistart_in_fit_many_does_not_depend_on_chunking():
     xs = np.stack([_three_clusters(seed) for seed in range(5)])
     key = jax.random.key(3)
     init = {k: jnp.asarray(v) for k, v in LOCAL_START.items()}
-    whole = jm.fit_many(MIXTURE, xs, init=init, n_starts=8, key=key)
-    chunked = jm.fit_many(MIXTURE, xs, init=init, n_starts=8, key=key, chunk_size=2, workers=2)
-    # Other chunk shapes are other compiled programs: equal to rounding.
-    np.testing.assert_allclose(whole.loglik, chunked.loglik, rtol=1e-13)
-    np.testing.assert_array_equal(whole.n_best, chunked.n_best)
-    # Dataset i draws with fold_in(key, i): the same as a single multi-start fit.
-    one = jm.fit(MIXTURE, xs[3], init=init, n_starts=8, key=jax.random.fold_in(key, 3))
+    whole = jm.fit_many(MIXTURE, xs, init=init, n_starts=16, key=key, chunk_size=4, workers=2)
+    # Dataset i draws with fold_in(key, i), whatever chunk it lands in: its fit equals a single
+    # multi-start fit with that key (the program the other test compiles).
+    one = jm.fit(MIXTURE, xs[3], init=LOCAL_START, n_starts=16, key=jax.random.fold_in(key, 3))
     np.testing.assert_allclose(whole.loglik[3], one.loglik, rtol=1e-12)
 
 
@@ -117,14 +114,11 @@ def test_start_arguments_are_checked():
 def test_one_start_per_dataset_in_fit_many():
     rng = np.random.default_rng(4)
     xs = rng.standard_t(3.0, size=(7, 40)) + np.arange(7)[:, None]
-    starts = {"loc": np.arange(7.0) + 0.1, "df": np.full(7, 5.0)}
-    many = jm.fit_many(jm.StudentT(), xs, init=starts, max_steps=3)
+    starts = {"loc": np.arange(7.0) + 0.1}  # one start per dataset, mixed with a shared one
+    many = jm.fit_many(jm.StudentT(), xs, init={**starts, "df": 5.0}, max_steps=3)
     for i in range(7):
         one = jm.fit(jm.StudentT(), xs[i], init={"loc": starts["loc"][i], "df": 5.0}, max_steps=3)
         np.testing.assert_allclose(many.params["loc"][i], one.params["loc"], rtol=1e-12)
-    # A shared start and a per-dataset start mix freely.
-    mixed = jm.fit_many(jm.StudentT(), xs, init={"loc": starts["loc"], "df": 5.0}, max_steps=3)
-    np.testing.assert_allclose(mixed.params["loc"], many.params["loc"], rtol=1e-12)
 
 
 def test_per_dataset_starts_are_checked():

@@ -24,6 +24,7 @@ from ._schedule import (
     choose_chunk_size,
     device_mesh,
     join_results,
+    mark_refused,
     placement,
     run_chunks,
     take,
@@ -47,6 +48,7 @@ def fit_many(
     n_starts: int = 1,
     key: jax.Array | None = None,
     init_sampler=None,
+    errors: str = "raise",
     chunk_size: int | None = None,
     devices=None,
     workers: int | None = None,
@@ -68,6 +70,12 @@ def fit_many(
         n_starts, key, init_sampler: multiple starts per dataset, as in :func:`~jaxmle.fit`;
             dataset ``i`` draws its starts with ``jax.random.fold_in(key, i)``, so results do not
             depend on chunking, workers or devices.
+        errors: ``"raise"`` (default): the first dataset that fails the input checks raises a
+            ``ValueError`` naming it, and no further chunk starts. ``"status"``: every dataset is
+            checked first; refused ones get ``Status.INVALID_DATA``, NaN estimates and a message
+            (``res.messages[i]``, ``""`` for the fitted ones), and the others are fitted as
+            usual, with results equal to a batch without the refused ones. Problems shared by
+            the whole batch (its structure, ``init``, the options) still raise.
         chunk_size: fit at most this many datasets at a time. ``None`` picks a size from the
             bytes per dataset (a few MiB of data per chunk on CPU, hundreds on accelerators).
             Every chunk has this size (the last one is padded); a batch smaller than one chunk is
@@ -85,6 +93,10 @@ def fit_many(
             ``devices=`` (each device already runs its share) and on accelerators.
         progress: print one line per finished chunk to stderr.
 
+    Interrupting (Ctrl-C) stops the batch within about a second: no further chunk starts, and the
+    ``KeyboardInterrupt`` carries ``partial``, the result of the datasets whose chunks had
+    finished (the first ``len(partial)`` datasets, in order; ``None`` when none had).
+
     Returns:
         A batched :class:`~jaxmle.FitResult`; ``res[i]`` is the fit of dataset ``i``.
 
@@ -98,6 +110,9 @@ def fit_many(
         >>> [round(float(m), 6) for m in res.params["loc"]]
         [1.0, 3.0]
     """
+    if errors not in ("raise", "status"):
+        raise ValueError(f"errors must be 'raise' or 'status', got {errors!r}")
+    refused = {} if errors == "status" else None
     ragged = isinstance(datasets, list)
     if ragged and not datasets:
         raise ValueError("datasets is an empty list")
@@ -106,11 +121,17 @@ def fit_many(
     n_starts = check_starts(n_starts, key, init_sampler)
     solver = resolve_solver(solver, tol)
     if ragged:
-        data, weights, groups = stack_ragged(model, datasets, weights, groups)
+        data, weights, groups = stack_ragged(model, datasets, weights, groups, refused)
         check_values = lambda: None  # noqa: E731  (each dataset was checked while stacking)
     else:
         data, weights, groups, check_values = check_stacked(model, datasets, weights, groups)
     batch = int(jax.tree_util.tree_leaves(data)[0].shape[0])
+    stand_in = np.arange(batch)  # which dataset is fitted in each dataset's place
+    if refused is not None and not ragged:
+        check_values(refused)  # every dataset, before any chunk starts
+        check_values = lambda: None  # noqa: E731
+        good = next(b for b in range(batch) if b not in refused)
+        stand_in[list(refused)] = good
     shared_init, own_init = split_init(model, init, batch)
     index = np.arange(batch, dtype=np.int32) if n_starts > 1 else None
     mesh = device_mesh(devices)
@@ -135,8 +156,9 @@ def fit_many(
         per_dataset = jax.tree_util.tree_map(np.asarray, per_dataset)
 
     def compute_chunk(start):
-        rows = np.minimum(np.arange(start, start + chunk), batch - 1)
-        piece = take(per_dataset, index=rows, contiguous=start + chunk <= batch, place=place)
+        rows = stand_in[np.minimum(np.arange(start, start + chunk), batch - 1)]
+        contiguous = start + chunk <= batch and bool(np.all(np.diff(rows) == 1))
+        piece = take(per_dataset, index=rows, contiguous=contiguous, place=place)
         return solve(piece, shared_init, key)
 
     started = time.perf_counter()
@@ -153,4 +175,12 @@ def fit_many(
         # the program and tells whether it may run in several threads at once.
         solve, concurrent = chunk_program(solve, per_dataset, shared_init, key, chunk)
         workers = workers if concurrent else 1
-    return join_results(run_chunks(compute_chunk, starts, workers, check_values, report), batch)
+    try:
+        pieces = run_chunks(compute_chunk, starts, workers, check_values, report)
+    except KeyboardInterrupt as err:
+        completed = getattr(err, "completed", None)
+        done = min(len(completed or ()) * chunk, batch)
+        err.partial = join_results(completed, done) if completed else None
+        raise
+    res = join_results(pieces, batch)
+    return res if refused is None else mark_refused(res, refused)

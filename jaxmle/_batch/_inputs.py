@@ -20,7 +20,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .._validation import check_init_names, validate_inputs
+from .._validation import (
+    check_dtype,
+    check_init_names,
+    validate_groups,
+    validate_inputs,
+    warn_if_downcast,
+)
 
 __all__ = ["bucket_size", "pad_datasets"]
 
@@ -78,14 +84,37 @@ def pad_datasets(datasets, length: int | None = None):
     return stacked, mask
 
 
-def stack_ragged(model, datasets, weights, groups):
-    """``(data, weights, groups)`` stacked from lists, each dataset checked on the way."""
-    datasets = [jax.tree_util.tree_map(np.asarray, d) for d in datasets]
+def stack_ragged(model, datasets, weights, groups, refused: dict | None = None):
+    """``(data, weights, groups)`` stacked from lists, each dataset checked on the way.
+
+    With a ``refused`` dict, a dataset that fails its checks is recorded there (index ->
+    message) and stands in the stack as a copy of the first good one, instead of raising.
+    """
+    datasets = list(datasets)
     weights = _per_dataset(weights, len(datasets), "weights")
     groups = _per_dataset(groups, len(datasets), "groups")
     for b, d in enumerate(datasets):
-        w = None if weights is None else np.asarray(weights[b])
-        validate_inputs(model, d, w, where=f"dataset {b}: ")
+        try:
+            datasets[b] = d = jax.tree_util.tree_map(_host_array, d)
+            w = None if weights is None else np.asarray(weights[b])
+            validate_inputs(model, d, w, where=f"dataset {b}: ")
+            if groups is not None:
+                n = int(jax.tree_util.tree_leaves(d)[0].shape[0])
+                validate_groups(groups[b], n, where=f"dataset {b}: ")
+        except (ValueError, TypeError) as err:
+            if refused is None:
+                raise
+            refused[b] = str(err)
+    if refused:
+        good = next((b for b in range(len(datasets)) if b not in refused), None)
+        if good is None:
+            raise ValueError(f"errors='status': every dataset was refused; dataset 0: {refused[0]}")
+        for b in refused:
+            datasets[b] = datasets[good]
+            if weights is not None:
+                weights[b] = weights[good]
+            if groups is not None:
+                groups[b] = groups[good]
     length = bucket_size(max(int(jax.tree_util.tree_leaves(d)[0].shape[0]) for d in datasets))
     stacked, mask = pad_datasets(datasets, length)
     if weights is not None:
@@ -103,9 +132,21 @@ def _per_dataset(values, batch, what):
     return list(values)
 
 
+def _host_array(leaf):
+    """A numpy array, its dtype checked (a clear ``TypeError`` for text or complex numbers)."""
+    leaf = np.asarray(leaf)
+    check_dtype(leaf.dtype, "data")
+    warn_if_downcast(leaf.dtype)
+    return leaf
+
+
 def _as_array(leaf):
     """JAX arrays stay where they are; anything else becomes a numpy array on the host."""
-    return leaf if isinstance(leaf, jax.Array) else np.asarray(leaf)
+    if isinstance(leaf, jax.Array):
+        return leaf
+    leaf = np.asarray(leaf)
+    warn_if_downcast(leaf.dtype)
+    return leaf
 
 
 def check_stacked(model, data, weights, groups):
@@ -131,13 +172,22 @@ def check_stacked(model, data, weights, groups):
     # ``check_values`` while the chunks compute.
     dataset = functools.partial(_dataset, data, weights)
     validate_inputs(model, *dataset(0), where="dataset 0: ")
+    if groups is not None:
+        groups = _as_array(groups)
+        if groups.shape != (batch, n):
+            raise ValueError(f"groups must have shape {(batch, n)}, got {groups.shape}")
+        labels = np.asarray(groups)
+        if np.issubdtype(labels.dtype, np.floating) and np.any(np.isnan(labels)):
+            first = int(np.argmax(np.any(np.isnan(labels), axis=1)))
+            raise ValueError(f"dataset {first}: groups contain NaN labels")
 
     block = max(1, _CHECK_BYTES // max(bytes_per_dataset(data), 1))
 
-    def check_values():
+    def check_values(refused: dict | None = None):
         # Blocks of datasets, the batch axis folded into the observation axis (host views: no
         # copy): vectorised checks whose temporaries stay a few MiB whatever the batch size. On
-        # failure, the first offending dataset of the block is found and named.
+        # failure, the first offending dataset of the block is found and named (with a
+        # ``refused`` dict: every offending dataset is recorded there instead).
         for start in range(0, batch, block):
             stop = min(start + block, batch)
             rows = slice(start, stop)
@@ -151,10 +201,18 @@ def check_stacked(model, data, weights, groups):
                     raise ValueError("weights: some datasets have all weights zero")
             except ValueError:
                 for b in range(start, stop):
-                    validate_inputs(model, *dataset(b), where=f"dataset {b}: ")
-                raise
+                    try:
+                        validate_inputs(model, *dataset(b), where=f"dataset {b}: ")
+                    except ValueError as err:
+                        if refused is None:
+                            raise
+                        refused[b] = str(err)
+                if refused is None:
+                    raise
+        if refused is not None and len(refused) == batch:
+            raise ValueError(f"errors='status': every dataset was refused; dataset 0: {refused[0]}")
 
-    return data, weights, None if groups is None else _as_array(groups), check_values
+    return data, weights, groups, check_values
 
 
 def _dataset(data, weights, b: int):
@@ -182,7 +240,7 @@ def split_init(model, init, batch: int):
     check_init_names(model, init)
     shared, per_dataset = {}, {}
     for key, value in init.items():
-        spec, value = model.specs[key], np.asarray(value)
+        spec, value = model.specs[key], np.asarray(value, dtype=float)  # 0 and 0.0 alike
         if value.shape == spec.shape:
             spec.check(value, f"init[{key!r}]")
             shared[key] = jnp.asarray(value)

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import threading
@@ -23,7 +24,8 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from .._results import FitResult
+from .._results import FitResult, Messages
+from .._status import Status
 from ._inputs import bucket_size, bytes_per_dataset
 
 #: Bytes of data per chunk aimed at by the automatic chunk size, per platform. On a CPU a chunk
@@ -59,6 +61,10 @@ def run_chunks(compute_chunk, starts, workers: int, check_values, report) -> lis
     flight: memory stays bounded while the next chunk's inputs are prepared during the current
     chunk's compute. Several workers each run that loop over an interleaved share of the chunks.
     ``report(k)`` is called as the ``k``-th result is collected.
+
+    An interruption (Ctrl-C) stops the chunks not yet started and returns control at once
+    (worker threads finish their current chunk in the background); the ``KeyboardInterrupt``
+    carries ``completed``, the results of the chunks finished before it, in order.
     """
     starts = list(starts)
     first, rest = compute_chunk(starts[0]), starts[1:]
@@ -68,9 +74,13 @@ def run_chunks(compute_chunk, starts, workers: int, check_values, report) -> lis
     else:
         ready = _threaded(compute_chunk, first, rest, workers, check_values)
     pieces = []
-    for piece in ready:
-        pieces.append(piece)
-        report(len(pieces))
+    try:
+        for piece in ready:
+            pieces.append(piece)
+            report(len(pieces))
+    except KeyboardInterrupt as err:
+        err.completed = pieces
+        raise
     return pieces
 
 
@@ -96,17 +106,35 @@ def _threaded(compute_chunk, first, rest, workers: int, check_values):
                 if not futures[i].done():
                     futures[i].set_exception(err)
 
-    with ThreadPoolExecutor(workers, thread_name_prefix="jaxmle-fit") as pool:
-        for k in range(workers):
-            pool.submit(run_share, k)
-        try:
-            check_values()
-        except BaseException:
-            cancelled.set()
-            raise
-        yield jax.block_until_ready(first)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="jaxmle-fit")
+    for k in range(workers):
+        pool.submit(run_share, k)
+    # The first chunk is awaited on a helper thread too: the calling thread only ever waits on
+    # futures, which a signal interrupts at once (a wait inside XLA would not be interrupted).
+    head = Future()
+    threading.Thread(
+        target=lambda: _settle(head, jax.block_until_ready, first), daemon=True
+    ).start()
+    try:
+        check_values()
+        yield head.result()
         for future in futures:
             yield future.result()
+    except BaseException:
+        # Input error, Ctrl-C or an abandoned generator: no further chunk starts, and control
+        # returns now rather than after the chunks in flight (they end in the background).
+        cancelled.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+
+
+def _settle(future: Future, fn, *args) -> None:
+    """Complete ``future`` with ``fn(*args)`` or its exception."""
+    try:
+        future.set_result(fn(*args))
+    except BaseException as err:
+        future.set_exception(err)
 
 
 class _Cancelled(Exception):
@@ -195,3 +223,25 @@ def join_results(pieces, batch: int) -> FitResult:
         return jnp.asarray(np.concatenate([np.asarray(leaf) for leaf in leaves])[:batch])
 
     return jax.tree_util.tree_map(join, *pieces)
+
+
+def mark_refused(res: FitResult, refused: dict) -> FitResult:
+    """The batch result with the refused datasets marked: ``Status.INVALID_DATA``, NaN
+    estimates, zero iterations, and ``res.messages`` saying why."""
+    index = np.asarray(sorted(refused), dtype=np.int64)
+
+    def mark(leaf):
+        leaf = np.array(leaf)  # a writable host copy
+        if index.size:
+            if np.issubdtype(leaf.dtype, np.floating):
+                leaf[index] = np.nan
+            else:
+                leaf[index] = 0
+        return jnp.asarray(leaf)
+
+    marked = jax.tree_util.tree_map(mark, res)
+    status = np.array(res.status)
+    status[index] = Status.INVALID_DATA
+    return dataclasses.replace(
+        marked, status=jnp.asarray(status), messages=Messages(refused, len(status))
+    )

@@ -124,8 +124,9 @@ def bootstrap(
             ``"parametric"`` (simulate from the fitted model).
         weights: optional ``(n,)`` frequency weights of the original fit.
         simulate: for ``kind="parametric"``, ``simulate(key, params) -> data`` drawing one dataset
-            shaped like ``data`` from natural-scale ``params``; default ``model.sample(key,
-            params, (n,))``.
+            shaped like ``data`` from natural-scale ``params``; default ``model.simulate(key,
+            params, data)`` (the built-in families; a binomial keeps each row's trials).
+            Censored and truncated models raise ``ValueError`` without it.
         solver, max_steps, tol: as in :func:`~jaxmle.fit`, for the original fit and the replicates.
         batch_size: fit at most this many replicates at once (``jax.lax.map`` in vmapped chunks)
             to bound memory; default all at once.
@@ -148,10 +149,11 @@ def bootstrap(
         raise ValueError(f"kind must be 'nonparametric' or 'parametric', got {kind!r}")
     if int(n_boot) < 2:
         raise ValueError(f"n_boot must be at least 2, got {n_boot}")
-    if kind == "parametric" and simulate is None and not hasattr(model, "sample"):
+    if kind == "parametric" and simulate is None and not model.bind(data).can_simulate:
         raise ValueError(
-            f"kind='parametric': model {model.name} has no sample(key, params, shape) method; "
-            "pass simulate=lambda key, params: <one simulated dataset>"
+            f"kind='parametric': model {model.name} cannot simulate data (it has no sampler, or "
+            "needs a mechanism it does not know, such as censoring); pass "
+            "simulate=lambda key, params: <one simulated dataset>"
         )
     original = fit(model, data, weights=weights, solver=solver, max_steps=max_steps, tol=tol)
     data = jax.tree_util.tree_map(jnp.asarray, data)
@@ -202,7 +204,7 @@ def _replicates(
             return refit(problem.with_weights(counts))
 
     else:
-        draw = simulate if simulate is not None else (lambda k, p: model.sample(k, p, (n,)))
+        draw = simulate if simulate is not None else (lambda k, p: model.simulate(k, p, data))
 
         def one(key):
             return refit(problem.with_data(jax.tree_util.tree_map(jnp.asarray, draw(key, params))))

@@ -7,9 +7,8 @@
   ``x`` (only ``X <= x`` is known); these are the codes of R's ``Surv(type = "interval")``.
 * ``{"lower", "upper"}``: ``X`` lies in ``[lower, upper]``; ``lower == upper`` is an exact
   observation, ``upper = inf`` right-censoring and ``lower = -inf`` (or any ``lower`` where the
-  CDF is 0, such as 0 for a positive family) left-censoring. Note that :func:`~jaxmle.fit`'s
-  eager input checks reject non-finite data, so infinite bounds currently only pass under ``jit``
-  (no eager validation); eagerly, use the event layout or finite bounds.
+  CDF is 0, such as 0 for a positive family) left-censoring. Infinite bounds are accepted by
+  the eager checks and under ``jit`` alike; NaN never is, nor ``lower > upper``.
 
 The log-likelihood of a row is ``log f(x)`` (exact), ``log S(x)`` (right), ``log F(x)`` (left)
 or ``log(F(upper) - F(lower))`` (interval). The difference is computed in logs from whichever tail
@@ -101,6 +100,9 @@ class Censored(Family):
         self.support_description = family.support_description
         self.observation_shape = family.observation_shape
         super().__init__(family.specs, name=f"Censored({name})")
+
+    #: Simulating censored data needs a censoring mechanism, which the model does not know.
+    can_simulate = False
 
     def check_shapes(self, data) -> None:
         self._layout(data)
@@ -285,6 +287,9 @@ class Truncated(Family):
         ends = jnp.asarray([self.low, self.high])
         log_f, log_s = family.logcdf(params, ends), family.logsf(params, ends)
         return log_prob_between(log_f[0], log_f[1], log_s[0], log_s[1])
+
+    #: Truncated draws (by rejection or the inverse CDF) are not implemented.
+    can_simulate = False
 
     def logpdf(self, params, x):
         return self.family.logpdf(params, x) - self.log_mass(params)

@@ -104,6 +104,8 @@ class Normal(Family):
         (1.75, 0.450694)
     """
 
+    needs_spread = True
+
     support_description = "x real and finite"
 
     def __init__(self):
@@ -149,6 +151,8 @@ class StudentT(Family):
         >>> bool(res.converged), round(float(res.params["loc"]), 1)
         (True, 2.0)
     """
+
+    needs_spread = True
 
     support_description = "x real and finite"
 
@@ -248,6 +252,7 @@ class StudentT(Family):
         return value, grad, hess
 
     def diagnose(self, params, problem: Problem, status):
+        status = super().diagnose(params, problem, status)
         return jnp.where(params["df"] > STUDENT_T_MAX_DF, Status.BOUNDARY, status)
 
     def fisher_information(self, params):
@@ -305,6 +310,8 @@ class Laplace(Family):
         >>> float(res.params["loc"]), round(float(res.params["scale"]), 6)
         (1.0, 1.666667)
     """
+
+    needs_spread = True
 
     support_description = "x real and finite"
 
@@ -365,6 +372,8 @@ class Logistic(Family):
         True
     """
 
+    needs_spread = True
+
     support_description = "x real and finite"
 
     def __init__(self):
@@ -404,6 +413,8 @@ class Gumbel(Family):
         >>> bool(jm.fit(jm.Gumbel(), x).converged)
         True
     """
+
+    needs_spread = True
 
     support_description = "x real and finite"
 
@@ -449,6 +460,8 @@ class Cauchy(Family):
         True
     """
 
+    needs_spread = True
+
     support_description = "x real and finite"
 
     def __init__(self):
@@ -492,6 +505,8 @@ class LogNormal(Family):
         >>> round(float(res.params["loc"]), 6)
         1.75
     """
+
+    needs_spread = True
 
     support_description = "x > 0"
 
@@ -578,6 +593,8 @@ class Gamma(Family):
         >>> bool(res.converged), int(res.n_iter) <= 3
         (True, True)
     """
+
+    needs_spread = True
 
     support_description = "x > 0"
 
@@ -669,6 +686,8 @@ class Weibull(Family):
         >>> bool(jm.fit(jm.Weibull(), x).converged)
         True
     """
+
+    needs_spread = True
 
     support_description = "x > 0"
 
@@ -762,6 +781,8 @@ class InverseGaussian(Family):
         (1.333333, 2.608696)
     """
 
+    needs_spread = True
+
     support_description = "x > 0"
 
     def __init__(self):
@@ -831,6 +852,8 @@ class Beta(Family):
         True
     """
 
+    needs_spread = True
+
     support_description = "0 < x < 1"
 
     def __init__(self):
@@ -896,6 +919,8 @@ class VonMises(Family):
         >>> round(float(res.params["loc"]), 6)
         0.139706
     """
+
+    needs_spread = True
 
     support_description = "x real and finite (angles in radians)"
 

@@ -32,6 +32,7 @@ from .._constraints import Positive, Simplex, UnitInterval
 from .._problem import Problem
 from .._status import Status
 from ._family import Family, log1mexp, support_error, weighted_mean, weighted_var
+from ._special import log_betainc
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "NegativeBinomial", "Poisson"]
 
@@ -212,6 +213,11 @@ class Binomial(Family):
         trials = jnp.broadcast_to(jnp.asarray(trials, jnp.result_type(float)), shape)
         return jax.random.binomial(key, trials, params["p"], shape)
 
+    def simulate(self, key, params, data):
+        """Successes out of each row's own number of trials."""
+        trials = data["trials"]
+        return {"y": self.sample(key, params, jnp.shape(trials), trials), "trials": trials}
+
     def start(self, data, weights):
         successes = jnp.sum(weights * data["y"])
         return {"p": _clip_open_unit(successes / jnp.sum(weights * data["trials"]))}
@@ -342,6 +348,25 @@ class NegativeBinomial(Family):
         # y = 0 with mean -> 0: y log(alpha mean) is 0 (xlogy convention), not nan.
         log_prob = jnp.where(y == 0, -r * log1p_am, log_prob)
         return jnp.where((y < 0) | (y != jnp.round(y)), -jnp.inf, log_prob)
+
+    def _beta_args(self, params, x):
+        """``(k, r, p, q)``: ``floor(x)``, ``r = 1/alpha``, ``p = 1/(1 + alpha mean)`` and
+        ``q = 1 - p`` (each computed directly, so neither loses digits to the other)."""
+        mean, alpha = params["mean"], params["alpha"]
+        am = alpha * mean
+        return jnp.floor(x), 1.0 / alpha, 1.0 / (1.0 + am), am / (1.0 + am)
+
+    def logcdf(self, params, x):
+        """``log P(Y <= x) = log I_p(r, k + 1)``, ``k = floor(x)`` (regularised incomplete beta,
+        :func:`~jaxmle.distributions._special.log_betainc`: differentiable in ``r``)."""
+        k, r, p, _ = self._beta_args(params, x)
+        log_cdf = log_betainc(r, jnp.maximum(k, 0.0) + 1.0, p)
+        return jnp.where(k < 0, -jnp.inf, log_cdf)
+
+    def logsf(self, params, x):
+        """``log P(Y > x) = log I_{1-p}(k + 1, r)``."""
+        k, r, _, q = self._beta_args(params, x)
+        return jnp.where(k < 0, 0.0, log_betainc(jnp.maximum(k, 0.0) + 1.0, r, q))
 
     def sample(self, key, params, shape=()):
         """Gamma-Poisson mixture: ``lambda ~ Gamma(1/alpha, scale=alpha mean)``, ``y ~ Poisson``."""

@@ -42,6 +42,7 @@ from .._arrays import namespace
 from .._constraints import ParamSpec
 from .._model import Model
 from .._problem import Problem
+from .._status import Status
 
 __all__ = [
     "Family",
@@ -72,6 +73,9 @@ class Family(Model):
     support_description: str = "x real"
     #: Shape of one observation (each data row): ``()`` for scalar families.
     observation_shape: tuple[int, ...] = ()
+    #: True where the MLE needs data that vary: with every observation equal, a scale runs to 0
+    #: or a shape to infinity, and the fit is reported as ``Status.BOUNDARY``.
+    needs_spread: bool = False
 
     def __init__(self, params: Mapping[str, ParamSpec], *, name: str | None = None):
         super().__init__(None, params=params, name=name or type(self).__name__)
@@ -92,6 +96,16 @@ class Family(Model):
     def sample(self, key: jax.Array, params: dict, shape: tuple[int, ...] = ()) -> jax.Array:
         """Draws of shape ``shape`` (followed by the event shape) at ``params``."""
         raise NotImplementedError(f"{self.name} has no sampler")
+
+    @property
+    def can_simulate(self) -> bool:
+        return type(self).sample is not Family.sample
+
+    def simulate(self, key: jax.Array, params: dict, data):
+        """``sample(key, params, (n,))``: ``n`` draws, the size of ``data``."""
+        if not self.can_simulate:
+            return super().simulate(key, params, data)
+        return self.sample(key, params, (jax.tree_util.tree_leaves(data)[0].shape[0],))
 
     def start(self, x, weights: jax.Array) -> dict:
         """Data-driven starting values (natural scale, any subset of parameters); traceable.
@@ -131,6 +145,10 @@ class Family(Model):
         return start
 
     def check_shapes(self, data) -> None:
+        if type(self).check_shapes is Family.check_shapes and not hasattr(data, "shape"):
+            raise ValueError(
+                f"{self.name}: data must be an array of observations, got {type(data).__name__}"
+            )
         super().check_shapes(data)
         for path, leaf in jax.tree_util.tree_flatten_with_path(data)[0]:
             shape = tuple(jnp.shape(leaf))
@@ -145,6 +163,16 @@ class Family(Model):
 
     def validate_data(self, data) -> None:
         self.check_support(data)
+
+    def diagnose(self, params: dict, problem: Problem, status: jax.Array) -> jax.Array:
+        """``BOUNDARY`` for families that need spread when every included observation is equal."""
+        if not self.needs_spread:
+            return status
+        x = problem.data
+        included = problem.included.reshape(problem.included.shape + (1,) * (x.ndim - 1))
+        high = jnp.max(jnp.where(included, x, -jnp.inf), axis=0)
+        low = jnp.min(jnp.where(included, x, jnp.inf), axis=0)
+        return jnp.where(jnp.all(high == low), Status.BOUNDARY, status).astype(status.dtype)
 
     def expected_information(self, u: jax.Array, problem: Problem):
         """``(sum_i w_i) J^T I(theta) J`` on the unconstrained scale, or ``None``."""
