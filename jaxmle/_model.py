@@ -286,7 +286,8 @@ def check_logpdf_shape(model: Model, params: dict, data) -> None:
         shape = jax.eval_shape(model.logpdf, params, data).shape
     except (TypeError, ValueError, KeyError, IndexError) as err:
         structure = jax.tree_util.tree_structure(data)
-        raise type(err)(
+        kind = TypeError if isinstance(err, TypeError) else ValueError  # not a bare KeyError
+        raise kind(
             f"{model.name}: logpdf(params, data) failed on data with structure {structure} and "
             f"params {sorted(params)}: {type(err).__name__}: {err}"
         ) from err

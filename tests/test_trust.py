@@ -217,12 +217,12 @@ def test_separation_status_does_not_depend_on_the_batch():
     rng = np.random.default_rng(2)
     separated = _separated_logit(rng)
     codes = set()
-    for size in (1, 30, 10_000):
+    for size in (1, 30, 10_000):  # fit_many at 1 and 10,000; jit(vmap(fit)) at 30
         X = np.concatenate([np.ones((size, 20, 1)), rng.normal(size=(size, 20, 1))], axis=2)
         y = (rng.random((size, 20)) < 0.5).astype(float)
         where = rng.integers(size)
         X[where], y[where] = separated["X"], separated["y"]
-        for kwargs in ({}, {"chunk_size": 7, "workers": 2}):
+        for kwargs in ({}, {"chunk_size": 7, "workers": 2}) if size != 30 else ():
             res = jm.fit_many(jm.Logit(), {"X": X, "y": y}, **kwargs)
             codes.add(int(res.status[where]))
         if size == 30:
@@ -405,3 +405,26 @@ def test_cli_names_the_group_label_and_the_file_line(tmp_path, capsys):
     assert "group site=2.0, line 5: Gamma: data must satisfy x > 0" in err
     assert main(["fit", str(path), "--model", "Gamm", "--column", "x"]) == 2
     assert "unknown model 'Gamm'; choose one of" in capsys.readouterr().err
+
+
+def test_cloglog_expected_information_stays_finite_with_a_row_of_all_events():
+    # Grouped dose-response data whose last rows are all events (as in MASS's menarche data):
+    # the expected weight (d mu / d eta)^2 / (mu (1 - mu)) is 0/0 once mu rounds to 1 there.
+    # Reference: statsmodels' GLM, whose IRLS standard errors are the expected-information ones.
+    import statsmodels.api as sm
+
+    age = np.linspace(9.0, 17.5, 18)
+    total = np.full(18, 60.0)
+    events = np.round(total / (1 + np.exp(-2.2 * (age - 13.0))))
+    events[-4:] = total[-4:]  # every subject had the event
+    X = np.column_stack([np.ones(18), age])
+    link = sm.families.links.CLogLog()
+    ref = sm.GLM(np.column_stack([events, total - events]), X, sm.families.Binomial(link)).fit(
+        tol=1e-14
+    )
+    res = jm.fit(
+        jm.GLM("binomial", "cloglog"), {"X": X, "y": events, "trials": total}, cov_type="expected"
+    )
+    assert bool(res.converged)
+    np.testing.assert_allclose(res.params["beta"], ref.params, rtol=1e-7)
+    np.testing.assert_allclose(res.se["beta"], ref.bse, rtol=1e-6)
