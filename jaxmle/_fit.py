@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from ._covariance import delta_method, unconstrained_covariance
+from ._diagnostics import on_boundary, valid_problem
 from ._model import Model, check_logpdf_shape
 from ._problem import Problem, n_observations
 from ._results import FitResult
@@ -216,40 +217,3 @@ def fit_problem(
         model=model,
         cov_type=cov_type,
     )
-
-
-def valid_problem(model: Model, problem: Problem) -> jax.Array:
-    """Whether a (traced) dataset is one the eager checks would accept: every included row inside
-    the model's support (:meth:`~jaxmle.Model.valid_rows`), weights finite and non-negative, and
-    some weight positive."""
-    weights = problem.weights
-    rows = jnp.where(problem.included, model.valid_rows(problem.data), True)
-    weights_ok = jnp.all(jnp.isfinite(weights) & (weights >= 0)) & jnp.any(weights > 0)
-    return jnp.all(rows) & weights_ok
-
-
-#: Unconstrained standard error beyond which a bounded coordinate counts as on its boundary.
-BOUNDARY_SE = 1e3
-
-
-def on_boundary(model: Model, cov_u: jax.Array) -> jax.Array:
-    """Whether an estimate sits on an edge of a bounded parameter's domain.
-
-    For ``Positive`` (``theta = exp(u)``) and ``Interval`` (a logistic ``u``) coordinates, an
-    estimate at the edge (a variance at 0, a shape at infinity, a probability at 1) has run off
-    to ``|u| -> inf`` where the log-likelihood is flat in ``u``, and the solver stops once the
-    remaining gain is below its tolerance: there ``se(u)`` is huge (about ``1e6`` at the default
-    tolerance) while the natural-scale standard error looks deceptively small. An interior
-    estimate has ``se(u)`` of order ``1 / sqrt(n)``: ``se(u) > BOUNDARY_SE`` means the data leave
-    the coordinate undetermined over a factor ``exp(1000)``, i.e. the MLE is on the boundary.
-    """
-    coords, start = [], 0
-    for spec in model.specs.values():
-        stop = start + spec.unconstrained_size
-        if spec.bounded and spec.elementwise:
-            coords.extend(range(start, stop))
-        start = stop
-    if not coords:
-        return jnp.asarray(False)
-    se_u = jnp.sqrt(jnp.diagonal(cov_u)[jnp.asarray(coords)])
-    return jnp.any(se_u > BOUNDARY_SE)
