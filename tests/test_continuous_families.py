@@ -548,6 +548,6 @@ def test_out_of_support_data_raises(name, bad):
 def test_nan_data_raises(name):
     x = np.array([0.3, np.nan, 0.5])
     with pytest.raises(ValueError, match=rf"{name}: .*\[nan\] \(first at index 1\)"):
-        CASES[name].model.check_support(x)
+        CASES[name].model.validate_data(x)
     with pytest.raises(ValueError, match="NaN"):
         jm.fit(CASES[name].model, x)

@@ -298,7 +298,7 @@ def test_samplers_have_the_right_moments(model, params, mean, var):
     params = {k: jnp.asarray(v) for k, v in params.items()}
     draws = np.asarray(model.sample(jax.random.key(0), params, (20000,)), dtype=float)
     assert draws.shape == (20000,)
-    model.check_support(draws)
+    model.validate_data(draws)
     sd = np.sqrt(draws.var() if var is None else var)
     assert abs(draws.mean() - mean) < 4 * sd / np.sqrt(draws.size)
     if var is not None:

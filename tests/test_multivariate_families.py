@@ -124,5 +124,5 @@ def test_samplers_have_the_right_moments():
 
     draws = np.asarray(DIRICHLET.sample(key_dir, {"alpha": jnp.asarray(ALPHA)}, (20000,)))
     assert draws.shape == (20000, 3)
-    DIRICHLET.check_support(draws)
+    DIRICHLET.validate_data(draws)
     np.testing.assert_allclose(draws.mean(axis=0), ALPHA / ALPHA.sum(), atol=0.01)

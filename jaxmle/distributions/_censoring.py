@@ -194,7 +194,7 @@ class Censored(Family):
         )
         return self.family.start(jnp.where(jnp.isfinite(mid), mid, 0.0), weights)
 
-    def check_support(self, data):
+    def validate_data(self, data):
         if self._layout(data) == "event":
             event = np.asarray(data["event"])
             bad = ~np.isin(event, (EXACT, RIGHT, LEFT))
@@ -227,7 +227,7 @@ class Censored(Family):
 
     def _check_family(self, x):
         try:
-            self.family.check_support(x)
+            self.family.validate_data(x)
         except ValueError as err:
             raise ValueError(f"{self.name}: {err}") from None
 

@@ -235,7 +235,7 @@ class Binomial(Family):
         y, trials = data["y"], data["trials"]
         return _is_count(y) & _is_count(trials) & (y <= trials)
 
-    def check_support(self, data):
+    def validate_data(self, data):
         y, trials = np.asarray(data["y"]), np.asarray(data["trials"])
         if not np.all(_is_count(trials)):
             raise support_error(self.name, trials, ~_is_count(trials), "trials in {0, 1, 2, ...}")

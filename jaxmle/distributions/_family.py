@@ -58,9 +58,9 @@ class Family(Model):
     """Base class of the built-in families.
 
     Subclasses call ``super().__init__(params={...}, name=...)`` and implement
-    :meth:`logpdf`; the others are optional. :meth:`~jaxmle.Model.logpdf` evaluates
-    :meth:`logpdf` on the data, :meth:`~jaxmle.Model.init_params` fills the specs' defaults
-    with :meth:`start`, :meth:`~jaxmle.Model.validate_data` calls :meth:`check_support`.
+    :meth:`logpdf`; the others are optional. :meth:`~jaxmle.Model.init_params` fills the specs'
+    defaults with :meth:`start`; :meth:`in_support` is the support rule (behind
+    :meth:`~jaxmle.Model.valid_rows`) and :meth:`validate_data` explains eagerly what it refuses.
 
     Args:
         params: ordered mapping from parameter name to spec (natural constraints).
@@ -125,7 +125,7 @@ class Family(Model):
         inside = xp.reshape(inside, (inside.shape[0], -1)).all(axis=1)
         return inside & super().valid_rows(data)
 
-    def check_support(self, x) -> None:
+    def validate_data(self, x) -> None:
         """Raise ``ValueError`` naming the family and the offending values when concrete ``x``
         leaves the support (NaN and infinities included)."""
         x = np.asarray(x)
@@ -160,9 +160,6 @@ class Family(Model):
                     f"{self.name}: data{jax.tree_util.keystr(path)} must have shape ({expected}) "
                     f"(one observation per row), got {shape}{hint}"
                 )
-
-    def validate_data(self, data) -> None:
-        self.check_support(data)
 
     def diagnose(self, params: dict, problem: Problem, status: jax.Array) -> jax.Array:
         """``BOUNDARY`` for families that need spread when every included observation is equal."""

@@ -93,8 +93,8 @@ class MultivariateNormal(Family):
         mean, cov = _weighted_moments(x, weights)
         return {"mean": mean, "cov": cov}
 
-    def check_support(self, x):
-        super().check_support(_check_rows(self, x, self.dim))
+    def validate_data(self, x):
+        super().validate_data(_check_rows(self, x, self.dim))
 
     def fisher_information(self, params):
         # Per-observation information over (mean, vec(cov)): blockdiag(S^-1, S^-1 (x) S^-1 / 2)
@@ -159,7 +159,7 @@ class Dirichlet(Family):
         inside = xp.all(xp.isfinite(x) & (x > 0) & (x < 1), axis=1)
         return inside & (xp.abs(xp.sum(x, axis=1) - 1.0) <= 1e-6)
 
-    def check_support(self, x):
+    def validate_data(self, x):
         x = _check_rows(self, x, self.dim)
         sums = np.sum(x, axis=1)
         inside = np.all(np.isfinite(x) & (x > 0) & (x < 1), axis=1)

@@ -36,7 +36,7 @@ class RegressionModel(Model):
     """Base class: validates ``{"X", "y", optional "offset", "trials"}`` and sizes ``beta``.
 
     Subclasses implement :meth:`param_specs` (the specs for ``p`` columns),
-    :meth:`logpdf` and :meth:`check_response`; ``data_keys`` lists the optional keys they
+    :meth:`logpdf` and :meth:`validate_response`; ``data_keys`` lists the optional keys they
     accept besides ``"X"`` and ``"y"``.
 
     Args:
@@ -178,7 +178,7 @@ class RegressionModel(Model):
 
     def validate_data(self, data) -> None:
         self.check_shapes(data)
-        self.check_response(data)
+        self.validate_response(data)
 
     def valid_rows(self, data):
         return self.valid_response(data) & super().valid_rows(data)
@@ -187,7 +187,7 @@ class RegressionModel(Model):
         """``(n,)`` booleans: responses inside the model's support (numpy or JAX, as the data)."""
         return namespace(data["y"]).isfinite(data["y"])
 
-    def check_response(self, data) -> None:
+    def validate_response(self, data) -> None:
         """Raise ``ValueError`` for responses outside the model's support (eager)."""
 
 

@@ -233,7 +233,7 @@ class GLMModel(RegressionModel):
             bad = bad | _bad_trials(trials) | (y > trials)
         return ~bad
 
-    def check_response(self, data) -> None:
+    def validate_response(self, data) -> None:
         y = np.asarray(data["y"], dtype=float)
         trials = None
         if "trials" in data:

@@ -119,7 +119,7 @@ class MultinomialLogit(RegressionModel):
         xp = namespace(y)
         return xp.isfinite(y) & (y == xp.round(y)) & (y >= 0) & (y < self.n_classes)
 
-    def check_response(self, data) -> None:
+    def validate_response(self, data) -> None:
         y = np.asarray(data["y"], dtype=float)
         bad = ~self.valid_response({"y": y})
         if np.any(bad):
