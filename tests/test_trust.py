@@ -428,3 +428,19 @@ def test_cloglog_expected_information_stays_finite_with_a_row_of_all_events():
     assert bool(res.converged)
     np.testing.assert_allclose(res.params["beta"], ref.params, rtol=1e-7)
     np.testing.assert_allclose(res.se["beta"], ref.bse, rtol=1e-6)
+
+
+def test_invalid_data_status_is_the_same_at_batch_sizes_1_and_1000():
+    rng = np.random.default_rng(8)
+    fit = jax.jit(jax.vmap(lambda x: jm.fit(jm.Gamma(), x)))
+    for size in (1, 1000):
+        xs = rng.gamma(2.0, size=(size, 20))
+        xs[size - 1, 4] = -1.0  # outside the support
+        res = fit(xs)
+        assert int(res.status[-1]) == jm.Status.INVALID_DATA
+        assert np.all(np.asarray(res.status)[:-1] == jm.Status.CONVERGED)
+        if size > 1:  # a batch of one refused dataset has nothing to fit: errors="status" raises
+            many = jm.fit_many(jm.Gamma(), xs, errors="status")
+            assert int(many.status[-1]) == jm.Status.INVALID_DATA
+        with pytest.raises(ValueError, match=f"dataset {size - 1}: Gamma: data must satisfy"):
+            jm.fit_many(jm.Gamma(), xs)

@@ -23,6 +23,7 @@ import numpy as np
 from .._validation import (
     check_dtype,
     check_init_names,
+    leaf_label,
     validate_groups,
     validate_inputs,
     warn_if_downcast,
@@ -171,7 +172,13 @@ def check_stacked(model, data, weights, groups):
     # with a clear message before anything is traced; the values of every dataset are checked by
     # ``check_values`` while the chunks compute.
     dataset = functools.partial(_dataset, data, weights)
-    validate_inputs(model, *dataset(0), where="dataset 0: ")
+    first = dataset(0)[0]
+    try:
+        model.check_shapes(first)
+    except ValueError as err:
+        raise ValueError(f"dataset 0: {err}") from None
+    for path, leaf in jax.tree_util.tree_flatten_with_path(first)[0]:
+        check_dtype(leaf.dtype, leaf_label(path), f"dataset 0: {model.name}: ")
     if groups is not None:
         groups = _as_array(groups)
         if groups.shape != (batch, n):
