@@ -178,6 +178,24 @@ def scipy_t_loop(x: np.ndarray):
     return df, loc, scale, loglik
 
 
+def numpy_scipy_study_loop(n_rep: int, n_obs: int, seed: int = 0):
+    """The hand-written simulation study a scipy user writes: for each replicate, numpy draws
+    an Exponential(rate 2) and a Gamma(shape 2, rate 3) sample of ``n_obs`` and fits them with
+    ``scipy.stats.expon.fit(x, floc=0)`` and ``scipy.stats.gamma.fit(x, floc=0)``.
+
+    Returns the fitted exponential rates and gamma (shape, rate) pairs, each (n_rep,)."""
+    rng = np.random.default_rng(seed)
+    rates, shapes, gamma_rates = [], [], []
+    for _ in range(n_rep):
+        x = rng.exponential(1 / 2.0, n_obs)
+        rates.append(1.0 / stats.expon.fit(x, floc=0)[1])
+        g = rng.gamma(2.0, 1 / 3.0, n_obs)
+        shape, _, scale = stats.gamma.fit(g, floc=0)
+        shapes.append(shape)
+        gamma_rates.append(1.0 / scale)
+    return np.array(rates), np.array(shapes), np.array(gamma_rates)
+
+
 # ---------------------------------------------------------------- JAX competitors
 
 

@@ -467,6 +467,96 @@ def bench_gradient(args) -> dict:
     return {"rows": rows, "checks": checks, "relative_to": "fit (jit)"}
 
 
+STUDY_TRUTHS = {"Exponential": {"rate": 2.0}, "Gamma": {"shape": 2.0, "rate": 3.0}}
+
+
+def _legacy_gamma_generator(key, truth, n):
+    """The sampler jaxmle 0.1's Gamma used (jax.random.gamma), as a user generator."""
+    return jax.random.gamma(key, truth["shape"], (n,)) / truth["rate"]
+
+
+def _study_pair(n_rep: int, n_obs: int, generate_gamma=None, ci=("wald",)):
+    """An Exponential study and a Gamma study, ``n_rep`` replicates of ``n_obs`` each."""
+    key = jax.random.key(0)
+    return [
+        jm.study(
+            getattr(jm, name)(), truth, [n_obs], n_rep, key, ci=ci,
+            generate=generate_gamma if name == "Gamma" else None,
+        )
+        for name, truth in STUDY_TRUTHS.items()
+    ]  # fmt: skip
+
+
+def bench_study(args) -> dict:
+    """Simulation studies: an Exponential and a Gamma study (n=50; estimates, SEs, Wald intervals
+    and every performance measure) against the hand-written numpy + ``scipy.stats.expon.fit`` /
+    ``gamma.fit(floc=0)`` loop; then the cost of a 26-size sweep against one size, cold, in fresh
+    processes (what padding sizes to shared programs buys)."""
+    n_rep, n_obs = args.batch, 50
+    rows = []
+    for label, generate in (
+        ("jaxmle study (model's own samplers)", None),
+        ("jaxmle study (Gamma drawn by jax.random.gamma)", _legacy_gamma_generator),
+    ):
+        t = _time(lambda g=generate: _study_pair(n_rep, n_obs, g), repeats=args.repeats)
+        rows.append({**_row(label, n_rep, t["warm_s"]), "first_call_s": t["first_in_process_s"]})
+    sub = max(args.loop * 5, 200)
+    per_replicate, (rates, shapes, _) = _time_loop(
+        lambda r: ref.numpy_scipy_study_loop(len(r), n_obs), np.arange(sub), sub=sub
+    )
+    rows.append(
+        _row("numpy draws + scipy expon/gamma.fit loop", n_rep, per_replicate * n_rep,
+             note=f"extrapolated from {sub}")
+    )  # fmt: skip
+    exp_study, gamma_study = _study_pair(n_rep, n_obs)
+    ours = {
+        "exp_rate_mean": float(np.mean(exp_study.results[(0, n_obs)]["estimate"][:, 0])),
+        "gamma_shape_mean": float(np.mean(gamma_study.results[(0, n_obs)]["estimate"][:, 0])),
+    }
+    sweep = [10 * (i + 1) for i in range(26)]
+    single = _cold_study([50], args.cold)
+    swept = _cold_study(sweep, args.cold)
+    loop_time = rows[-1]["warm_s"]
+    checks = {
+        "speedup_vs_loop_own_samplers": loop_time / rows[0]["warm_s"],
+        "speedup_vs_loop_jax_random_gamma": loop_time / rows[1]["warm_s"],
+        # Both estimate the same sampling distributions: means agree to Monte Carlo error.
+        **ours,
+        "scipy_exp_rate_mean": float(np.mean(rates)),
+        "scipy_gamma_shape_mean": float(np.mean(shapes)),
+        "cold_single_size_s": single,
+        "cold_26_sizes_s": swept,
+        "sweep_over_single": None if single is None else swept / single,
+    }
+    checks["ok"] = bool(
+        checks["speedup_vs_loop_own_samplers"] >= 3.0
+        and (single is None or checks["sweep_over_single"] < 8.0)
+    )
+    return {"rows": rows, "checks": checks}
+
+
+def _cold_study(sizes: list[int], enabled: bool) -> float | None:
+    """Seconds of ``jm.study`` (Exponential, 1,000 replicates per size, Wald and log-scale
+    intervals) in a fresh process: compilation and the run, not the interpreter's start."""
+    if not enabled:
+        return None
+    cmd = [sys.executable, str(Path(__file__)), "--child-study", ",".join(map(str, sizes))]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        print(f"    cold study failed:\n{out.stderr[-2000:]}")
+        return None
+    return json.loads(out.stdout.strip().splitlines()[-1])["seconds"]
+
+
+def _child_study(sizes: str) -> None:
+    start = time.perf_counter()
+    jm.study(
+        jm.Exponential(), {"rate": 2.0}, [int(n) for n in sizes.split(",")], 1000,
+        jax.random.key(0), ci=("wald", "transformed"),
+    )  # fmt: skip
+    print(json.dumps({"seconds": time.perf_counter() - start}))
+
+
 # -- report --------------------------------------------------------------------------------------
 def _machine() -> dict:
     cpu = platform.processor()
@@ -561,6 +651,7 @@ WORKLOADS = {
     "scaling": bench_scaling,
     "memory": bench_memory,
     "gradient": bench_gradient,
+    "study": bench_study,
 }
 
 
@@ -575,9 +666,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS, help="results folder")
     parser.add_argument("--child-cold", nargs=3, help=argparse.SUPPRESS)
     parser.add_argument("--child-memory", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--child-study", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child_cold:
         _child_cold(args.child_cold[0], args.child_cold[1], int(args.child_cold[2]))
+        return 0
+    if args.child_study:
+        _child_study(args.child_study)
         return 0
     if args.child_memory:
         _child_memory(args.child_memory)

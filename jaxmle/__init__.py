@@ -39,6 +39,8 @@ from ._results import FitResult as FitResult
 from ._solvers import Newton as Newton
 from ._solvers import OptaxSolver as OptaxSolver
 from ._status import Status as Status
+from ._study import Study as Study
+from ._study import study as study
 from .distributions import Bernoulli as Bernoulli
 from .distributions import Beta as Beta
 from .distributions import Binomial as Binomial
@@ -117,6 +119,7 @@ __all__ = [
     "Real",
     "Simplex",
     "Status",
+    "Study",
     "StudentT",
     "Truncated",
     "UnitInterval",
@@ -128,5 +131,6 @@ __all__ = [
     "lr_test",
     "profile_ci",
     "score_test",
+    "study",
     "wald_test",
 ]

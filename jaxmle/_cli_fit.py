@@ -14,6 +14,8 @@ import sys
 
 import numpy as np
 
+from ._cli_models import find_model
+
 
 def read_csv(path: str) -> dict[str, np.ndarray]:
     """Columns of a CSV file with a header row; numeric where every value parses as a number."""
@@ -66,16 +68,7 @@ def build_datasets(columns, args, is_regression: bool):
 def run(args) -> int:
     import jaxmle as jm
 
-    factory = getattr(jm, args.model, None)
-    if not isinstance(factory, type) or not issubclass(factory, jm.Model):
-        models = sorted(
-            name
-            for name in jm.__all__
-            if isinstance(getattr(jm, name), type)
-            and issubclass(getattr(jm, name), jm.Model)
-            and name not in ("Model", "Censored", "Truncated", "GLM", "MultinomialLogit")
-        )
-        raise ValueError(f"unknown model {args.model!r}; choose one of {', '.join(models)}")
+    factory = find_model(args.model)
     is_regression = factory.__module__.startswith("jaxmle.regression")
     groups, datasets, names, rows = build_datasets(read_csv(args.file), args, is_regression)
     model = factory(names=names) if is_regression else factory()

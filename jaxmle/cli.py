@@ -1,4 +1,5 @@
-"""Command line: ``jaxmle demo`` and ``jaxmle fit FILE`` (also ``python -m jaxmle ...``).
+"""Command line: ``jaxmle demo``, ``jaxmle fit FILE`` and ``jaxmle study CONFIG.toml`` (also
+``python -m jaxmle ...``).
 
 The command line is a program, not a library, so it switches JAX to float64 (standard errors and
 p-values need the precision); the library itself never changes JAX's configuration.
@@ -29,19 +30,24 @@ def main(argv: list[str] | None = None) -> int:
     fit.add_argument("--cov-type", default="observed", help="observed, expected, HC0, HC1")
     fit.add_argument("--out", help="write the results as CSV here instead of printing them")
     fit.add_argument("--float32", action="store_true", help="stay in single precision")
+    study = commands.add_parser("study", help="run a simulation study described in a TOML file")
+    study.add_argument("config", help="TOML file: model, truth, sizes, n_rep, ... (see docs)")
+    study.add_argument("--quiet", action="store_true", help="no progress bar")
+    study.add_argument("--float32", action="store_true", help="stay in single precision")
     args = parser.parse_args(argv)
 
     import jax
 
     if not args.float32:
         jax.config.update("jax_enable_x64", True)
-    if args.command == "fit":
-        from . import _cli_fit
+    if args.command in ("fit", "study"):
+        from . import _cli_fit, _cli_study
 
+        command = _cli_fit if args.command == "fit" else _cli_study
         try:
-            return _cli_fit.run(args)
+            return command.run(args)
         except (ValueError, TypeError, OSError) as err:
-            print(f"jaxmle fit: {err}", file=sys.stderr)
+            print(f"jaxmle {args.command}: {err}", file=sys.stderr)
             return 2
     from . import _demo
 
