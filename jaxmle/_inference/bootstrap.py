@@ -5,9 +5,10 @@
   number of observations, ``sum w`` rounded), and since weight ``c_i`` counts row ``i`` ``c_i``
   times this *is* the resampled dataset. All replicates are fitted as one vmapped batch.
 * ``kind="parametric"`` simulates each replicate from the fitted model: with ``simulate(key,
-  params) -> data`` when given, else with the model's ``sample(key, params, shape)`` method (the
-  built-in families have one; ``shape = (n,)``). Weights, if given, are reused for the replicates
-  (so padding stays padding).
+  params) -> data`` when given, else with the model's ``simulate(key, params, data)`` (the
+  built-in families, regressions, censored and truncated models have one: a dataset with the
+  design of ``data``). Weights, if given, are reused for the replicates (so padding stays
+  padding).
 
 Replicates that do not converge are kept (see ``.converged``/``.status``) but left out of ``.se``
 and ``conf_int``.
@@ -151,9 +152,8 @@ def bootstrap(
         raise ValueError(f"n_boot must be at least 2, got {n_boot}")
     if kind == "parametric" and simulate is None and not model.bind(data).can_simulate:
         raise ValueError(
-            f"kind='parametric': model {model.name} cannot simulate data (it has no sampler, or "
-            "needs a mechanism it does not know, such as censoring); pass "
-            "simulate=lambda key, params: <one simulated dataset>"
+            f"kind='parametric': model {model.name} cannot simulate data (it has no sampler); "
+            "pass simulate=lambda key, params: <one simulated dataset>"
         )
     original = fit(model, data, weights=weights, solver=solver, max_steps=max_steps, tol=tol)
     data = jax.tree_util.tree_map(jnp.asarray, data)

@@ -21,7 +21,10 @@ either tail. For a discrete family the interval is ``lower < X <= upper`` and ri
 ``log f(x) - log(F(high) - F(low))``, the normaliser computed the same way. For a discrete family
 the window is ``low < X <= high``, so ``Truncated(Poisson(), low=0)`` is the zero-truncated Poisson.
 
-Both wrappers keep the wrapped family's parameters (names, constraints, defaults).
+Both wrappers keep the wrapped family's parameters (names, constraints, defaults), and both
+simulate data (for the parametric bootstrap and simulation studies) when the family has a
+sampler: :meth:`Truncated.sample` draws exactly from the truncated distribution, and
+:meth:`Censored.simulate` censors fresh draws at the template's own censoring points.
 
 Examples:
     >>> import jax, jax.numpy as jnp
@@ -33,6 +36,9 @@ Examples:
 """
 
 from __future__ import annotations
+
+import functools
+import math
 
 import jax
 import jax.numpy as jnp
@@ -101,8 +107,53 @@ class Censored(Family):
         self.observation_shape = family.observation_shape
         super().__init__(family.specs, name=f"Censored({name})")
 
-    #: Simulating censored data needs a censoring mechanism, which the model does not know.
-    can_simulate = False
+    @property
+    def can_simulate(self) -> bool:
+        return self.family.can_simulate
+
+    def simulate(self, key, params, data):
+        r"""Draws of the family, censored by the design of the template ``data``.
+
+        Every row draws ``X`` from the family at ``params`` and keeps its own censoring point(s)
+        as a fixed censoring mechanism (type I censoring), so the simulated data keep the
+        template's layout and censoring pattern:
+
+        * ``{"x", "event"}``: a right-censored row (event 0) at ``c = x`` becomes ``(c, 0)`` if
+          ``X > c`` and the exact ``(X, 1)`` otherwise; a left-censored row (event 2) becomes
+          ``(c, 2)`` if ``X <= c`` and ``(X, 1)`` otherwise; an exact row gives ``(X, 1)``. So a
+          right-censored row stays censored with probability ``S(c)``, a left-censored one with
+          ``F(c)``.
+        * ``{"lower", "upper"}``: an exact row (``lower == upper``) gives ``[X, X]``; any other
+          row keeps its window ``[lower, upper]`` if ``lower <= X <= upper`` (``lower < X <=
+          upper`` for a discrete family; infinite ends included, so ``[c, inf]`` is
+          right-censoring at ``c``) and becomes the exact ``[X, X]`` otherwise. It stays
+          censored with probability ``F(upper) - F(lower)``.
+
+        Whether a row is censored depends on ``X`` only through the event ``X in W`` for a window
+        ``W`` fixed in advance, so the censoring is at random (ignorable): the log-likelihood this
+        model fits, ``log f(x)`` for exact rows and ``log P(X in W)`` for censored ones, is the
+        exact likelihood of the simulated data. An exact row of the template (whose censoring
+        point is not recorded) is simulated uncensored.
+
+        Examples:
+            >>> import jax, jax.numpy as jnp, jaxmle as jm
+            >>> template = {"x": jnp.full(4, 1.0), "event": jnp.array([0.0, 0.0, 1.0, 2.0])}
+            >>> data = jm.Censored(jm.Exponential()).simulate(
+            ...     jax.random.key(0), {"rate": jnp.asarray(1.0)}, template)
+            >>> sorted(data), data["x"].shape
+            (['event', 'x'], (4,))
+        """
+        n = jax.tree_util.tree_leaves(data)[0].shape[0]
+        x = self.family.sample(key, params, (n,))
+        if self._layout(data) == "event":
+            c, event = data["x"], data["event"]
+            censored = ((event == RIGHT) & (x > c)) | ((event == LEFT) & (x <= c))
+            out = jnp.where(censored, c, x)
+            return {"x": out, "event": jnp.where(censored, event, EXACT).astype(event.dtype)}
+        lower, upper = data["lower"], data["upper"]
+        above = x > lower if getattr(self.family, "discrete", False) else x >= lower
+        censored = (lower < upper) & above & (x <= upper)
+        return {"lower": jnp.where(censored, lower, x), "upper": jnp.where(censored, upper, x)}
 
     def check_shapes(self, data) -> None:
         self._layout(data)
@@ -288,8 +339,33 @@ class Truncated(Family):
         log_f, log_s = family.logcdf(params, ends), family.logsf(params, ends)
         return log_prob_between(log_f[0], log_f[1], log_s[0], log_s[1])
 
-    #: Truncated draws (by rejection or the inverse CDF) are not implemented.
-    can_simulate = False
+    @property
+    def can_simulate(self) -> bool:
+        return self.family.can_simulate
+
+    def sample(self, key, params, shape=(), max_rounds: int = 1000):
+        """Exact draws from the truncated distribution, by rejection from the family's sampler.
+
+        Each round draws ``m = prod(shape)`` values from the family and keeps those inside the
+        window; the kept values fill the slots still empty, in order. The draws of a round are
+        i.i.d. and independent of which of them are kept, so the kept ones are i.i.d. from the
+        truncated distribution, and filling slots in order keeps them so: the result is exact.
+        A round keeps ``m P`` values on average, ``P = F(high) - F(low)``, so the rounds number
+        about ``1 / P`` (a few more when ``m P`` is small). After ``max_rounds`` rounds, or at
+        once when ``P`` is 0 or NaN, the slots still empty are NaN (a fit of them reports
+        invalid data): a window holding less than about ``1 / max_rounds`` of the mass is not
+        sampled.
+
+        Draws are floating (NaN marks empty slots), also for a discrete family.
+
+        Examples:
+            >>> import jax, jax.numpy as jnp, jaxmle as jm
+            >>> zero_truncated = jm.Truncated(jm.Poisson(), low=0)   # X > 0
+            >>> x = zero_truncated.sample(jax.random.key(0), {"rate": jnp.asarray(0.5)}, (1000,))
+            >>> x.shape, float(x.min())
+            ((1000,), 1.0)
+        """
+        return _rejection_sample(self, key, params, tuple(shape), max_rounds)
 
     def logpdf(self, params, x):
         return self.family.logpdf(params, x) - self.log_mass(params)
@@ -304,3 +380,29 @@ class Truncated(Family):
         if self.high is not None:
             inside &= x <= self.high
         return inside
+
+
+@functools.partial(jax.jit, static_argnums=(0, 3, 4))
+def _rejection_sample(model: Truncated, key, params, shape, max_rounds):
+    """:meth:`Truncated.sample`, jitted (the model, ``shape`` and ``max_rounds`` static) so that
+    eager calls reuse the compiled loop."""
+    m = math.prod(shape)
+    family = model.family
+    family_dtype = jax.eval_shape(lambda k, p: family.sample(k, p, (m,)), key, params).dtype
+    dtype = jnp.result_type(family_dtype, float)
+    possible = model.log_mass(params) > -jnp.inf
+
+    def round_(state):
+        i, x, filled = state
+        draws = family.sample(jax.random.fold_in(key, i), params, (m,))
+        inside = model.in_support(draws)
+        kept = jnp.cumsum(inside, dtype=jnp.int32)
+        slot = jnp.where(inside, filled + kept - 1, m)  # m: dropped
+        return i + 1, x.at[slot].set(draws.astype(dtype), mode="drop"), filled + kept[-1]
+
+    def pending(state):
+        i, _, filled = state
+        return possible & (filled < m) & (i < max_rounds)
+
+    state = (jnp.uint32(0), jnp.full((m,), jnp.nan, dtype), jnp.asarray(0, jnp.int32))
+    return jax.lax.while_loop(pending, round_, state)[1].reshape(shape)

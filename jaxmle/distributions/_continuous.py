@@ -30,6 +30,7 @@ from .._constraints import Positive, Real
 from .._problem import Problem
 from .._status import Status
 from ._family import Family, log1mexp, weighted_mean, weighted_quantile, weighted_var
+from ._sampling import beta_from_gammas, gamma, log_gamma
 from ._special import gammainc, gammaincc, trigamma
 
 __all__ = [
@@ -186,7 +187,15 @@ class StudentT(Family):
         return jnp.where(z > 0, jnp.log(tail), jnp.log1p(-tail))
 
     def sample(self, key, params, shape=()):
-        return params["loc"] + params["scale"] * jax.random.t(key, params["df"], shape)
+        """``loc + scale z / sqrt(V / df)`` with ``z ~ N(0, 1)`` and ``V / 2 ~ Gamma(df / 2)``
+        (:func:`~jaxmle.distributions._sampling.log_gamma`, in logs)."""
+        df = params["df"]
+        normal_key, gamma_key = jax.random.split(key)
+        z = jax.random.normal(normal_key, shape, jnp.result_type(df, float))
+        half_df = 0.5 * df
+        return params["loc"] + params["scale"] * z * jnp.exp(
+            0.5 * (jnp.log(half_df) - log_gamma(gamma_key, half_df, shape))
+        )
 
     def start(self, x, weights):
         mean = weighted_mean(x, weights)
@@ -618,7 +627,7 @@ class Gamma(Family):
         return self._log_cdf_sf(params, x)[1]
 
     def sample(self, key, params, shape=()):
-        return jax.random.gamma(key, params["shape"], shape) / params["rate"]
+        return gamma(key, params["shape"], shape) / params["rate"]
 
     def start(self, x, weights):
         logx = jnp.log(x)
@@ -880,7 +889,7 @@ class Beta(Family):
         return self._log_cdf_sf(params, x)[1]
 
     def sample(self, key, params, shape=()):
-        return jax.random.beta(key, params["a"], params["b"], shape)
+        return beta_from_gammas(key, params["a"], params["b"], shape)
 
     def start(self, x, weights):
         m = weighted_mean(x, weights)

@@ -32,6 +32,7 @@ from .._constraints import Positive, Simplex, UnitInterval
 from .._problem import Problem
 from .._status import Status
 from ._family import Family, log1mexp, support_error, weighted_mean, weighted_var
+from ._sampling import gamma
 from ._special import log_betainc
 
 __all__ = ["Bernoulli", "Binomial", "Categorical", "Geometric", "NegativeBinomial", "Poisson"]
@@ -372,7 +373,7 @@ class NegativeBinomial(Family):
         """Gamma-Poisson mixture: ``lambda ~ Gamma(1/alpha, scale=alpha mean)``, ``y ~ Poisson``."""
         mean, alpha = params["mean"], params["alpha"]
         gamma_key, poisson_key = jax.random.split(key)
-        lam = jax.random.gamma(gamma_key, 1.0 / alpha, shape) * alpha * mean
+        lam = gamma(gamma_key, 1.0 / alpha, shape) * alpha * mean
         return jax.random.poisson(poisson_key, lam, shape)
 
     def start(self, y, weights):

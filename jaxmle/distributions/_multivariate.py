@@ -23,6 +23,7 @@ from .._constraints import Positive, PositiveDefinite, Real
 from .._problem import Problem
 from .._status import Status
 from ._family import Family, weighted_mean
+from ._sampling import log_gamma
 from ._special import trigamma
 
 __all__ = ["Dirichlet", "MultivariateNormal"]
@@ -147,7 +148,9 @@ class Dirichlet(Family):
         return jss.dirichlet.logpdf(jnp.swapaxes(x, 0, 1), params["alpha"])
 
     def sample(self, key, params, shape=()):
-        return jax.random.dirichlet(key, params["alpha"], shape)
+        """Normalised gammas, ``softmax(log G)`` with ``log G_k`` the log of a Gamma(``alpha_k``)
+        draw (:func:`~jaxmle.distributions._sampling.log_gamma`, exact for small ``alpha``)."""
+        return jax.nn.softmax(log_gamma(key, params["alpha"], (*shape, self.dim)), axis=-1)
 
     def start(self, x, weights):
         mean, cov = _weighted_moments(x, weights)

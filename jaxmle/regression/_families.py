@@ -6,7 +6,8 @@ linear predictor, ``mu = g^{-1}(eta)`` and ``lam`` is the log of the family's ex
 ``log alpha`` for the negative binomial). It also gives the expected information
 ``E[-d^2 l / d eta^2] = m mu'(eta)^2 / (phi V(mu))`` (``m`` binomial trials, ``V`` the variance
 function), the expected information of ``lam`` where it has a closed form, mean-based starting
-values and the eager support check.
+values, the eager support check and a sampler, :meth:`Family.sample`, which draws ``y`` given
+``mu`` and ``lam`` (for :meth:`~jaxmle.regression._glm.GLMModel.simulate`).
 
 Where the pair (family, link) has them, :meth:`Family.eta_derivatives` gives the log-likelihood and
 its exact first and second derivatives in ``eta`` and ``lam`` in closed form (one ``exp`` per
@@ -42,6 +43,7 @@ import numpy as np
 from jax.scipy.special import gammaln
 
 from .._arrays import namespace
+from ..distributions._sampling import gamma
 from ..distributions._special import digamma, trigamma
 
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -83,6 +85,11 @@ class Family:
 
     def variance(self, mu, lam):
         """``Var(y) / phi`` per trial as a function of the mean (``phi`` excluded)."""
+        raise NotImplementedError
+
+    def sample(self, key, mu, lam, trials):
+        """One response per entry of the means ``mu`` (per trial), given ``lam``; ``trials`` is
+        ``None`` when the data have none (one trial each). Floating, the dtype of ``mu``."""
         raise NotImplementedError
 
     def log_variance(self, eta, link, lam):
@@ -142,6 +149,10 @@ class Gaussian(Family):
     def variance(self, mu, lam):
         return jnp.ones_like(mu)
 
+    def sample(self, key, mu, lam, trials):
+        """``mu + sqrt(phi) z``, ``z ~ N(0, 1)``."""
+        return mu + jnp.exp(0.5 * lam) * jax.random.normal(key, mu.shape, mu.dtype)
+
     def log_variance(self, eta, link, lam):
         return 0.0 * eta
 
@@ -179,6 +190,12 @@ class Binomial(Family):
     def variance(self, mu, lam):
         return mu * (1.0 - mu)
 
+    def sample(self, key, mu, lam, trials):
+        """Successes out of ``trials`` (0/1 draws without trials)."""
+        if trials is None:
+            return jax.random.bernoulli(key, mu).astype(mu.dtype)
+        return jax.random.binomial(key, trials, mu, mu.shape, mu.dtype)
+
     def log_variance(self, eta, link, lam):
         return link.log_mean(eta) + link.log1m_mean(eta)
 
@@ -209,6 +226,9 @@ class Poisson(Family):
 
     def variance(self, mu, lam):
         return mu
+
+    def sample(self, key, mu, lam, trials):
+        return jax.random.poisson(key, mu, mu.shape).astype(mu.dtype)
 
     def log_variance(self, eta, link, lam):
         return link.log_mean(eta)
@@ -248,6 +268,12 @@ class Gamma(Family):
     def variance(self, mu, lam):
         return mu**2
 
+    def sample(self, key, mu, lam, trials):
+        """``Gamma(shape k, rate k / mu)``, ``k = 1 / phi``, drawn as ``mu G / k``,
+        ``G ~ Gamma(k, 1)`` (:func:`~jaxmle.distributions._sampling.gamma`)."""
+        k = jnp.exp(-lam)
+        return mu * gamma(key, k, mu.shape, mu.dtype) / k
+
     def log_variance(self, eta, link, lam):
         return 2.0 * link.log_mean(eta)
 
@@ -276,6 +302,12 @@ class InverseGaussian(Family):
 
     def variance(self, mu, lam):
         return mu**3
+
+    def sample(self, key, mu, lam, trials):
+        """Inverse Gaussian with mean ``mu`` and shape ``s = 1 / phi``: ``s W`` with ``W`` a Wald
+        (unit shape) draw of mean ``mu / s`` (``c X ~ IG(c mu, c s)`` for ``X ~ IG(mu, s)``)."""
+        shape = jnp.exp(-lam)
+        return shape * jax.random.wald(key, mu / shape, mu.shape, mu.dtype)
 
     def log_variance(self, eta, link, lam):
         return 3.0 * link.log_mean(eta)
@@ -334,6 +366,14 @@ class NegativeBinomial(Family):
 
     def variance(self, mu, lam):
         return mu + jnp.exp(lam) * mu**2
+
+    def sample(self, key, mu, lam, trials):
+        """Gamma-Poisson mixture: ``y ~ Poisson(mu G / r)``, ``G ~ Gamma(r, 1)``, ``r = 1 /
+        alpha``."""
+        gamma_key, poisson_key = jax.random.split(key)
+        r = jnp.exp(-lam)
+        rate = mu * gamma(gamma_key, r, mu.shape, mu.dtype) / r
+        return jax.random.poisson(poisson_key, rate, mu.shape).astype(mu.dtype)
 
     def log_variance(self, eta, link, lam):
         log_mu = link.log_mean(eta)

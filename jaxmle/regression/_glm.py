@@ -193,6 +193,35 @@ class GLMModel(RegressionModel):
             [[H, jnp.zeros((p, 1), H.dtype)], [jnp.zeros((1, p), H.dtype), tt[None, None]]]
         )
 
+    # -- simulation --------------------------------------------------------------------------------
+    can_simulate = True
+
+    def simulate(self, key, params, data):
+        """A dataset with the design of ``data`` and a response drawn from the model at ``params``.
+
+        ``y_i`` is drawn from the family (:meth:`Family.sample
+        <jaxmle.regression._families.Family.sample>`) at mean ``mu_i = g^{-1}(x_i' beta +
+        offset_i)`` and the model's extra parameter; binomial rows count successes out of their
+        ``"trials"`` (0/1 without them). ``"X"``, ``"offset"`` and ``"trials"`` are copied
+        through; the template's own ``"y"``, if any, is replaced (it may be left out). ``y`` is
+        floating, in the dtype of ``X beta``. Jittable and vmappable over keys and parameters.
+
+        Examples:
+            >>> import jax, jax.numpy as jnp, jaxmle as jm
+            >>> X = jnp.stack([jnp.ones(4), jnp.arange(4.0)], axis=1)
+            >>> data = jm.PoissonRegression().simulate(
+            ...     jax.random.key(0), {"beta": jnp.array([0.5, 0.2])}, {"X": X})
+            >>> sorted(data), data["y"].shape
+            (['X', 'y'], (4,))
+        """
+        X, offset = design(data)
+        mu = self.link.mean(X @ params["beta"] + offset)
+        lam = None
+        if self.extra_name is not None:
+            lam = self._lam(jnp.log(jnp.asarray(params[self.extra_name], mu.dtype)))
+        trials = data.get("trials") if self.family.name == "binomial" else None
+        return {**data, "y": self.family.sample(key, mu, lam, trials)}
+
     # -- start, support, separation ----------------------------------------------------------------
     def start(self, data, weights):
         X, offset = design(data)

@@ -113,6 +113,16 @@ class MultinomialLogit(RegressionModel):
     def expected_information(self, u, problem: Problem):
         return self.objective_derivatives(u, problem)[2]
 
+    # -- simulation --------------------------------------------------------------------------------
+    can_simulate = True
+
+    def simulate(self, key, params, data):
+        """``{"X", "y"}``: the template's ``X`` and labels ``y_i ~ softmax([0, x_i' beta])``
+        drawn from the model at ``params`` (floating class codes ``0..K-1``, the dtype of
+        ``X beta``)."""
+        eta = self._eta(params["beta"], data["X"])
+        return {**data, "y": jax.random.categorical(key, eta, axis=1).astype(eta.dtype)}
+
     # -- support and separation --------------------------------------------------------------------
     def valid_response(self, data):
         y = data["y"]
