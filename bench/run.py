@@ -476,15 +476,19 @@ def _legacy_gamma_generator(key, truth, n):
 
 
 def _study_pair(n_rep: int, n_obs: int, generate_gamma=None, ci=("wald",)):
-    """An Exponential study and a Gamma study, ``n_rep`` replicates of ``n_obs`` each."""
+    """An Exponential study and a Gamma study, ``n_rep`` replicates of ``n_obs`` each, with their
+    performance measures computed."""
     key = jax.random.key(0)
-    return [
+    studies = [
         jm.study(
             getattr(jm, name)(), truth, [n_obs], n_rep, key, ci=ci,
             generate=generate_gamma if name == "Gamma" else None,
         )
         for name, truth in STUDY_TRUTHS.items()
     ]  # fmt: skip
+    for st in studies:
+        st.performance_rows()
+    return studies
 
 
 def bench_study(args) -> dict:

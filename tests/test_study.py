@@ -229,28 +229,24 @@ def test_non_converged_replicates_are_resimulated_and_counted():
     assert row(kept.performance, ci="", measure="bias").n_used == 2000
 
 
-def test_a_user_generator_with_covariates():
+def test_a_regression_with_a_fixed_design():
     X = np.column_stack([np.ones(400), np.linspace(-2, 2, 400)])
-    beta = np.array([-0.5, 1.0])
+    model = jm.Logit()
 
-    def generate(key, truth, n):
-        eta = jnp.asarray(X[:n]) @ truth["beta"]
-        return {"X": jnp.asarray(X[:n]), "y": jax.random.bernoulli(key, jax.nn.sigmoid(eta))}
+    def generate(key, truth, n):  # the model's own simulator on the first n rows of the design
+        return model.simulate(key, truth, {"X": jnp.asarray(X[:n])})
 
     st = jm.study(
-        jm.Logit(),
-        {"beta": beta},
-        sizes=[400],
-        n_rep=400,
-        key=jax.random.key(2),
-        generate=generate,
-        ci="wald",
-    )
+        model, {"beta": [-0.5, 1.0]}, sizes=[400], n_rep=400, key=jax.random.key(2),
+        generate=generate, ci="wald",
+    )  # fmt: skip
     assert st.param_names == ("beta[0]", "beta[1]")
     perf = st.performance
     for name in st.param_names:
         r = row(perf, param=name, ci="wald", measure="coverage")
         assert abs(r.value - 0.95) < 4 * r.mcse
+        bias = row(perf, param=name, ci="", measure="bias")
+        assert abs(bias.value) < 4 * bias.mcse
     # power: the slope (true value 1) is rejected against 0 in every replicate.
     assert row(perf, param="beta[1]", ci="wald", measure="power").value == 1.0
 

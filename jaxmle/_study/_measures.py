@@ -32,6 +32,7 @@ import numpy as np
 
 __all__ = ["estimate_measures", "interval_measures", "proportion"]
 
+
 def estimate_measures(estimate: np.ndarray, se: np.ndarray, truth: float) -> dict:
     """``{measure: (value, mcse)}`` for the measures of the point estimates and model SEs."""
     r = estimate.size
