@@ -125,11 +125,12 @@ def test_cluster_in_fit_many_ignores_zero_weight_groups(grunfeld):
 
 
 def test_frequency_weights_equal_repeated_rows(spector):
-    """Weight k must give the same robust covariance as k copies of the row."""
+    """Weight k must give the same robust covariance as k copies of the row (HC1 = HC0 * n/(n-k)
+    with n the sum of the weights, so it checks HC0's meat and the weighted count at once)."""
     counts = np.tile([1, 2, 3, 1], 8)
     repeated = {key: np.repeat(value, counts, axis=0) for key, value in spector.items()}
     groups = np.arange(32) % 5
-    for cov_type, extra in [("HC0", {}), ("HC1", {}), ("cluster", {"groups": groups})]:
+    for cov_type, extra in [("HC1", {}), ("cluster", {"groups": groups})]:
         weighted = jm.fit(LOGIT, spector, weights=counts.astype(float), cov_type=cov_type, **extra)
         if cov_type == "cluster":
             extra = {"groups": np.repeat(groups, counts)}

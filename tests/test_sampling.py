@@ -25,6 +25,7 @@ import scipy.special as sps
 import scipy.stats as st
 
 import jaxmle as jm
+from jaxmle._problem import Problem
 from jaxmle.distributions._family import Family
 from jaxmle.distributions._sampling import gamma, log_gamma
 
@@ -482,14 +483,46 @@ REGRESSIONS = [
 ]
 
 
-@pytest.mark.parametrize("case", REGRESSIONS, ids=lambda c: "+".join((c.model.name, *c.extra)))
-def test_regression_simulate_fits_back_to_the_truth(case):
+def simulated(case):
     template, params = case.template, {k: jnp.asarray(v) for k, v in case.params.items()}
     data = jax.jit(case.model.simulate)(jax.random.key(51), params, template)
     assert set(data) == set(template)
     assert all(data[k].shape == template[k].shape for k in template)
     for k in set(template) - {"y"}:
         np.testing.assert_array_equal(data[k], template[k])
+    return data, params
+
+
+@functools.partial(jax.jit, static_argnames="model")
+def score_statistic(model, params, data):
+    """``g' H^{-1} g`` with the score ``g`` and observed information ``H`` at the true
+    parameters: asymptotically chi-square with ``k`` degrees of freedom when the data come from
+    the model at ``params`` (the score test of the truth; no fit, so little to compile)."""
+    problem = Problem.build(data)
+    _, g, H = model.objective_derivatives(model.to_unconstrained(params), problem)
+    return g @ jnp.linalg.solve(H, g)
+
+
+@pytest.mark.parametrize("case", REGRESSIONS, ids=lambda c: "+".join((c.model.name, *c.extra)))
+def test_regression_simulate_passes_the_score_test_of_the_truth(case):
+    data, params = simulated(case)
+    model = case.model.bind(data)
+    k = model.flatten(params).size
+    statistic = float(score_statistic(model, params, data))
+    assert statistic < st.chi2.ppf(1 - 1e-4, k), statistic
+
+
+FIT_BACK = [REGRESSIONS[5], REGRESSIONS[8]]  # NB2 (its alpha) and the multinomial logit
+SLOW_FIT_BACK = [pytest.param(case, marks=pytest.mark.slow) for case in REGRESSIONS]
+
+
+@pytest.mark.parametrize(
+    "case",
+    FIT_BACK + [p for p in SLOW_FIT_BACK if p.values[0] not in FIT_BACK],
+    ids=lambda c: "+".join((c.model.name, *c.extra)),
+)
+def test_regression_simulate_fits_back_to_the_truth(case):
+    data, params = simulated(case)
     res = jm.fit(case.model, data)
     assert bool(res.converged)
     flat = res.model.flatten
