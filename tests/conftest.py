@@ -21,16 +21,30 @@ jax.config.update("jax_enable_x64", True)
 sys.path.insert(0, str(Path(__file__).parent))
 
 
+#: Release compiled programs once a worker holds this many memory mappings (Linux's default
+#: limit, ``vm.max_map_count``, is 65,530; one test module added at most about 13,000).
+MAPPINGS_BEFORE_RELEASE = 40_000
+
+
 @pytest.fixture(autouse=True, scope="module")
 def _release_compiled_programs():
-    """Drop every compiled program after each test module.
+    """Drop every compiled program after a test module once the worker holds many mappings.
 
     Each compiled XLA program keeps memory mappings for its code, and a worker that ran a few
-    hundred test modules' programs reached Linux's default limit of 65,530 mappings per process
-    (``vm.max_map_count``): compilation then failed with "Failed to materialize symbols" or
-    crashed (measured: 30,600 mappings after 56 tests of three modules). Modules rarely share
-    programs, so this costs no compilation that a module boundary did not already cost.
+    hundred test modules' programs reached Linux's default limit of 65,530 mappings per process:
+    compilation then failed with "Failed to materialize symbols" or crashed (measured: 30,600
+    mappings after 56 tests of three modules). Releasing only past a threshold keeps the
+    programs that later modules share (the same small fits recur across modules).
     """
     yield
-    jax.clear_caches()
-    _programs._PROGRAMS.clear()  # fit_many's ahead-of-time chunk programs
+    if _mappings() > MAPPINGS_BEFORE_RELEASE:
+        jax.clear_caches()
+        _programs._PROGRAMS.clear()  # fit_many's ahead-of-time chunk programs
+
+
+def _mappings() -> int:
+    try:
+        with open("/proc/self/maps") as maps:
+            return sum(1 for _ in maps)
+    except OSError:  # not Linux: no such limit to guard
+        return 0
