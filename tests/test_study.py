@@ -251,6 +251,23 @@ def test_a_regression_with_a_fixed_design():
     assert row(perf, param="beta[1]", ci="wald", measure="power").value == 1.0
 
 
+def test_a_user_generator_is_padded_inside_the_support():
+    # A Gamma sample of n = 11 padded to 16 rows: the padding must not be zeros (outside x > 0).
+    def generate(key, truth, n):
+        return jax.random.gamma(key, truth["shape"], (n,)) / truth["rate"]
+
+    st = jm.study(
+        jm.Gamma(), {"shape": 2.0, "rate": 3.0}, sizes=[11], n_rep=50, key=jax.random.key(4),
+        generate=generate, ci="wald",
+    )  # fmt: skip
+    cell = st.results[(0, 11)]
+    assert (cell["status"] == jm.Status.CONVERGED).all()
+    keys = replicate_keys(jax.random.key(4), 0, 11, jnp.arange(1), jnp.zeros(1, int))
+    direct = jm.fit(jm.Gamma(), generate(keys[0], {"shape": 2.0, "rate": 3.0}, 11))
+    np.testing.assert_allclose(cell["estimate"][0], [direct.params["shape"], direct.params["rate"]],
+                               rtol=1e-10)  # fmt: skip
+
+
 def test_checkpoint_resumes_after_sigkill_without_recomputing(tmp_path):
     directory = tmp_path / "run"
     script = textwrap.dedent(

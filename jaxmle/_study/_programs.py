@@ -28,12 +28,13 @@ def template(length: int):
 
 
 def pad_rows(data, length: int):
-    """Pad every leaf of a dataset with zero rows up to ``length`` (they get weight zero)."""
+    """Pad every leaf of a dataset up to ``length`` rows by repeating its last row, so that the
+    padding (weight zero) stays inside the model's support (zeros would not, e.g. for a Gamma)."""
 
     def pad(leaf):
         leaf = jnp.asarray(leaf)
         widths = [(0, length - leaf.shape[0])] + [(0, 0)] * (leaf.ndim - 1)
-        return jnp.pad(leaf, widths)
+        return jnp.pad(leaf, widths, mode="edge")
 
     return jax.tree_util.tree_map(pad, data)
 

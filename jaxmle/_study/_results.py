@@ -81,7 +81,8 @@ class Study:
                 null = self._null(name)
                 for m, method in enumerate(self.design.ci):
                     lower, upper = cell["lower"][keep, m, j], cell["upper"][keep, m, j]
-                    measures = interval_measures(lower, upper, truth[j], est.mean(), null)
+                    centre = est.mean() if est.size else np.nan  # no replicate included
+                    measures = interval_measures(lower, upper, truth[j], centre, null)
                     used = int(np.sum(~(np.isnan(lower) | np.isnan(upper))))
                     for measure, (value, mcse) in measures.items():
                         rows.append((*base, method, measure, value, mcse, truth[j], used))
