@@ -410,3 +410,39 @@ def test_command_line_study(tmp_path, capsys):
         assert main(["study", str(bad), "--quiet"]) == 2
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err, err
+
+
+def _gamma_generator(kind):
+    def generate(key, truth, n):
+        x = jax.random.gamma(key, truth["shape"], (n,)) / truth["rate"]
+        return x.at[0].set({"nan": jnp.nan, "support": -1.0}[kind])
+
+    return generate
+
+
+@pytest.mark.parametrize("kind", ["nan", "support"])
+def test_generated_data_outside_the_support_are_invalid_replicates_at_any_batch_size(kind):
+    # Data problems are only seen inside the compiled program: each replicate gets
+    # INVALID_DATA, is left out of the measures and counted by `converged`.
+    for n_rep in (2, 1000):
+        st = jm.study(
+            jm.Gamma(), {"shape": 2.0, "rate": 3.0}, sizes=[10], n_rep=n_rep,
+            key=jax.random.key(0), generate=_gamma_generator(kind), ci="wald",
+        )  # fmt: skip
+        assert set(st.results[(0, 10)]["status"]) == {int(jm.Status.INVALID_DATA)}
+        perf = st.performance
+        assert set(perf.measure) == {"converged"} and (perf.value == 0.0).all()
+        assert (perf.n_used == n_rep).all()
+
+
+def test_generated_data_of_the_wrong_layout_raise_naming_it():
+    with pytest.raises(ValueError, match=r"Logit: data must be a dict with 'X'"):
+        jm.study(
+            jm.Logit(), {"beta": [0.0, 1.0]}, sizes=[10], n_rep=5, key=jax.random.key(0),
+            generate=lambda key, truth, n: {"X": jnp.ones((n, 2))},
+        )  # fmt: skip
+    with pytest.raises(ValueError, match=r"Gamma: data must have shape \(n,\)"):
+        jm.study(
+            jm.Gamma(), {"shape": 2.0, "rate": 1.0}, sizes=[10], n_rep=5, key=jax.random.key(0),
+            generate=lambda key, truth, n: jnp.ones((n, 3)),
+        )  # fmt: skip

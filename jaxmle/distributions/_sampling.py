@@ -97,7 +97,7 @@ def _gamma_at_least_one(key, a):
 
 @functools.partial(jax.jit, static_argnums=(2, 3))
 def _draws(key, a, shape, dtype):
-    """``(a, x, log_boost)``: ``a`` broadcast to ``shape``, Gamma(``a``) draws for ``a >= 1``
+    """``(x, log_boost)`` for ``a`` broadcast to ``shape``: Gamma(``a``) draws for ``a >= 1``
     and Gamma(``a + 1``) draws for ``a < 1`` (``x``), and ``log_boost = -E / a`` (0 where no
     boost is needed), so that ``x exp(log_boost) ~ Gamma(a)``. Jitted (``shape``, a tuple or
     ``None``, and ``dtype`` static), so eager calls reuse the compiled program."""
@@ -109,7 +109,7 @@ def _draws(key, a, shape, dtype):
     x = _gamma_at_least_one(loop_key, jnp.where(boost, a + 1.0, a).ravel()).reshape(a.shape)
     exponential = jax.random.exponential(boost_key, a.shape, dtype)
     x = jnp.where(a > 0, x, jnp.nan)
-    return a, x, jnp.where(boost, -exponential / a, 0.0)
+    return x, jnp.where(boost, -exponential / a, 0.0)
 
 
 def _static(shape):
@@ -128,7 +128,7 @@ def log_gamma(key: jax.Array, a, shape: tuple[int, ...] | None = None, dtype=Non
     Returns:
         ``log x`` with ``x ~ Gamma(a, 1)`` independently per entry, shape ``shape``.
     """
-    _, x, log_boost = _draws(key, a, _static(shape), dtype)
+    x, log_boost = _draws(key, a, _static(shape), dtype)
     return jnp.log(x) + log_boost
 
 
@@ -141,8 +141,8 @@ def gamma(key: jax.Array, a, shape: tuple[int, ...] | None = None, dtype=None) -
         shape: output shape; default ``a``'s shape.
         dtype: floating dtype of the draws; default ``a``'s floating dtype (or JAX's default float).
     """
-    a, x, log_boost = _draws(key, a, _static(shape), dtype)
-    return jnp.where(a < 1, x * jnp.exp(log_boost), x)
+    x, log_boost = _draws(key, a, _static(shape), dtype)
+    return x * jnp.exp(log_boost)  # log_boost is 0 where no boost is needed
 
 
 def beta_from_gammas(key: jax.Array, a, b, shape: tuple[int, ...] | None = None) -> jax.Array:
