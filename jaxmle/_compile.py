@@ -1,20 +1,38 @@
-"""XLA compile options for the chunk programs of :func:`~jaxmle.fit_many` on a CPU.
+"""XLA compile options for jaxmle's own top-level programs on a CPU.
 
-XLA's MLIR fusion emitters (the default of jaxlib 0.10) compile a ``fit_many`` chunk 30-40% more
-slowly than its older emitters, for run times equal within noise (2-core CPU, one chunk of each
-bench workload, compile time: logistic 3.4 -> 2.4 s, Weibull 1.6 -> 0.9 s, Student-t 3.1 -> 1.9 s,
-NB2 3.6 -> 2.6 s, a custom logistic ``Model`` 3.0 -> 1.8 s; see ``bench/RESULTS.md``), and most of
-a first call is this compilation. The options belong to these programs only: nothing global
-changes. (Single fits of ``jm.fit`` showed no gain, 18.5 against 18.9 s for eight NIST problems,
-so they keep XLA's defaults.) A jaxlib that no longer knows an option compiles with its defaults.
+XLA's MLIR fusion emitters (the default of jaxlib 0.10) compile jaxmle's programs 40-55% more
+slowly than its older emitters, for run times equal within noise (2-core CPU, float64): one
+``jm.fit`` of a Gamma 1.29 -> 0.59 s, a Student-t 2.04 -> 1.30 s, a logistic regression (n=500,
+p=5) 2.06 -> 1.21 s, eight NIST StRD problems 14.9 -> 8.8 s in all; a ``fit_many`` chunk of the
+bench workloads 30-40% (logistic 3.4 -> 2.4 s, Weibull 1.6 -> 0.9 s; see ``bench/RESULTS.md``).
+Most of a first call is this compilation, so jaxmle compiles the programs it owns with
+:data:`CPU_COMPILER_OPTIONS`. The options belong to these programs only: nothing global changes,
+and inside a caller's ``jit``, ``vmap`` or ``grad`` the same functions trace as plain
+``jax.jit`` (JAX accepts compile options on the outermost program only, which is the caller's).
+A jaxlib that no longer knows an option compiles with its defaults.
 """
 
 from __future__ import annotations
 
+import functools
+
 import jax
 
-#: Options for the chunk programs compiled for a CPU.
+__all__ = ["CPU_COMPILER_OPTIONS", "compile_lowered", "program"]
+
+#: Options for the programs jaxmle compiles for a CPU.
 CPU_COMPILER_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+# Set once this jaxlib has rejected the options: everything then compiles with its defaults.
+_options_unknown = False
+
+
+def _rejects_options(err: Exception) -> bool:
+    return any(name in str(err) for name in CPU_COMPILER_OPTIONS)
+
+
+def _tune() -> bool:
+    return not _options_unknown and jax.default_backend() == "cpu"
 
 
 def compile_lowered(lowered):
@@ -27,11 +45,66 @@ def compile_lowered(lowered):
         >>> program(jnp.arange(3.0)).tolist()
         [0.0, 2.0, 4.0]
     """
-    if jax.default_backend() != "cpu":
+    global _options_unknown
+    if not _tune():
         return lowered.compile()
     try:
         return lowered.compile(compiler_options=CPU_COMPILER_OPTIONS)
     except Exception as err:  # an option unknown to this XLA; a real compile error recurs below
-        if not any(name in str(err) for name in CPU_COMPILER_OPTIONS):
+        if not _rejects_options(err):
             raise
+        _options_unknown = True
         return lowered.compile()
+
+
+class _Program:
+    """A function jitted twice: with the CPU options when called from Python with concrete
+    arguments, plainly when traced (inside a caller's ``jit``/``vmap``/``grad``)."""
+
+    def __init__(self, fun, jit_kwargs):
+        self._plain = jax.jit(fun, **jit_kwargs)
+        self._tuned = jax.jit(fun, compiler_options=CPU_COMPILER_OPTIONS, **jit_kwargs)
+        functools.update_wrapper(self, fun)
+
+    def __call__(self, *args, **kwargs):
+        global _options_unknown
+        traced = any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves((args, kwargs)))
+        if traced or not _tune():
+            return self._plain(*args, **kwargs)
+        try:
+            return self._tuned(*args, **kwargs)
+        except ValueError as err:
+            # Called inside a trace with only constants as arguments (a closure under the
+            # caller's jit): JAX refuses options there, and the plain program inlines.
+            if "top-level" not in str(err):
+                raise
+        except Exception as err:
+            if not _rejects_options(err):
+                raise
+            _options_unknown = True
+        return self._plain(*args, **kwargs)
+
+    def _cache_size(self) -> int:
+        """Compiled programs held (both variants), as ``jax.jit``'s own ``_cache_size``."""
+        return self._plain._cache_size() + self._tuned._cache_size()
+
+    def clear_cache(self) -> None:
+        self._plain.clear_cache()
+        self._tuned.clear_cache()
+
+
+def program(fun=None, **jit_kwargs):
+    """``jax.jit(fun, **jit_kwargs)`` that compiles with :data:`CPU_COMPILER_OPTIONS` when called
+    at the top level on a CPU; usable as a decorator with or without arguments.
+
+    Examples:
+        >>> import jax, jax.numpy as jnp
+        >>> double = program(lambda x: 2 * x)
+        >>> double(jnp.arange(3.0)).tolist(), jax.jit(double)(jnp.arange(3.0)).tolist()
+        ([0.0, 2.0, 4.0], [0.0, 2.0, 4.0])
+        >>> jax.grad(lambda x: double(x).sum())(jnp.arange(3.0)).tolist()
+        [2.0, 2.0, 2.0]
+    """
+    if fun is None:
+        return functools.partial(program, **jit_kwargs)
+    return _Program(fun, jit_kwargs)

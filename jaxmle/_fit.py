@@ -12,11 +12,10 @@ never differentiated. A fit whose status is not ``CONVERGED`` has NaN derivative
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 
+from ._compile import program
 from ._covariance import delta_method, unconstrained_covariance
 from ._diagnostics import on_boundary, valid_problem
 from ._model import Model, check_logpdf_shape
@@ -129,8 +128,7 @@ def fit(
     )
 
 
-@functools.partial(
-    jax.jit,
+@program(
     static_argnames=("model", "solver", "max_steps", "cov_type", "n_starts", "init_sampler"),
 )
 def _fit_compiled(

@@ -17,12 +17,12 @@ and ``conf_int``.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from statistics import NormalDist
 
 import jax
 import jax.numpy as jnp
 
+from .._compile import program
 from .._fit import DEFAULT_MAX_STEPS, fit, fit_problem
 from .._problem import Problem, n_observations
 from .._results import FitResult
@@ -174,8 +174,7 @@ def bootstrap(
     return BootstrapResult(fit=original, replicates=replicates, kind=kind)
 
 
-@functools.partial(
-    jax.jit,
+@program(
     static_argnames=(
         "model",
         "kind",

@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from .._compile import program
 from .._problem import Problem
 from .._solvers import Newton, Objective, iterate
 from .._status import Status
@@ -219,7 +219,7 @@ def _to_natural(spec, t):
     return jnp.reshape(out, lead + (spec.size,))
 
 
-@functools.partial(jax.jit, static_argnames=("model", "coords", "batched"))
+@program(static_argnames=("model", "coords", "batched"))
 def _profile(data, weights, res, level, *, model, coords, batched):
     """Unconstrained bounds and statuses, each ``(..., len(coords))``."""
 

@@ -9,12 +9,11 @@ with the static ``n`` (its shapes may depend on it), which compiles one program 
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from .._compile import program
 from .._fit import fit
 from .._inference.profile import profile_ci
 from .._results import flatten_batched
@@ -39,8 +38,7 @@ def pad_rows(data, length: int):
     return jax.tree_util.tree_map(pad, data)
 
 
-@functools.partial(
-    jax.jit,
+@program(
     static_argnames=("model", "generate", "length", "static_n", "level", "methods", "max_steps"),
 )
 def run_chunk(keys, n, truth, *, model, generate, length, static_n, level, methods, max_steps):
