@@ -24,6 +24,7 @@ from ._constraints import PositiveDefinite as PositiveDefinite
 from ._constraints import Real as Real
 from ._constraints import Simplex as Simplex
 from ._constraints import UnitInterval as UnitInterval
+from . import priors as priors
 from ._fit import fit as fit
 from ._inference import BootstrapResult as BootstrapResult
 from ._inference import ChiSquareTest as ChiSquareTest
@@ -72,6 +73,8 @@ from .regression import MultinomialLogit as MultinomialLogit
 from .regression import NegativeBinomialRegression as NegativeBinomialRegression
 from .regression import PoissonRegression as PoissonRegression
 from .regression import Probit as Probit
+from .regression import ZeroInflatedNegativeBinomial as ZeroInflatedNegativeBinomial
+from .regression import ZeroInflatedPoisson as ZeroInflatedPoisson
 
 __version__ = "0.1.0"
 
@@ -125,10 +128,13 @@ __all__ = [
     "UnitInterval",
     "VonMises",
     "Weibull",
+    "ZeroInflatedNegativeBinomial",
+    "ZeroInflatedPoisson",
     "bootstrap",
     "fit",
     "fit_many",
     "lr_test",
+    "priors",
     "profile_ci",
     "score_test",
     "study",

@@ -19,6 +19,7 @@ from ._compile import program
 from ._covariance import delta_method, unconstrained_covariance
 from ._diagnostics import on_boundary, valid_problem
 from ._model import Model, check_logpdf_shape
+from ._penalized import penalize
 from ._problem import Problem, n_observations
 from ._results import FitResult
 from ._solvers import Objective, nan_derivatives_unless, resolve_solver, solve
@@ -45,6 +46,8 @@ def fit(
     n_starts: int = 1,
     key: jax.Array | None = None,
     init_sampler=None,
+    penalty=None,
+    prior: dict | None = None,
 ) -> FitResult:
     """Fit ``model`` to one dataset by maximum likelihood.
 
@@ -77,6 +80,11 @@ def fit(
         key: ``jax.random`` key for the drawn starts (required when ``n_starts > 1``).
         init_sampler: optional ``init_sampler(key, data) -> dict`` of natural-scale starting
             values (any subset of the parameters) drawing the extra starts instead.
+        penalty: ``"firth"`` (Firth's bias-reducing Jeffreys-prior penalty, for ``Logit``,
+            ``Probit``, ``PoissonRegression``; finite under separation) or a
+            :class:`jaxmle.priors.Ridge`; see :mod:`jaxmle._penalized`.
+        prior: ``{name: density}`` of :mod:`jaxmle.priors` densities on the natural scale, one
+            per parameter name (applied to each of its entries): MAP estimation.
 
     Returns:
         A :class:`~jaxmle.FitResult`.
@@ -102,6 +110,7 @@ def fit(
         0.25
     """
     model = model.bind(data)  # before conversion: a DataFrame X names the coefficients
+    model = penalize(model, penalty, prior)
     data = as_data(data, f"{model.name}: ")
     weights = None if weights is None else jnp.asarray(weights)
     n_starts = check_starts(n_starts, key, init_sampler)
@@ -183,7 +192,8 @@ def fit_problem(
         solutions = jax.vmap(lambda u: solve(solver, objective, u, problem, max_steps))(starts)
         solution, n_best = best_start(solutions)
 
-    cov_u, ok = unconstrained_covariance(model, solution.u, problem, solution.hessian, cov_type)
+    curvature = model.covariance_hessian(solution.u, problem, solution.hessian)
+    cov_u, ok = unconstrained_covariance(model, solution.u, problem, curvature, cov_type)
     status = jnp.where(
         (solution.status == Status.CONVERGED) & ~ok, Status.SINGULAR_HESSIAN, solution.status
     )
@@ -195,13 +205,15 @@ def fit_problem(
     valid = valid_problem(model, problem)
     status = jnp.where(valid, status, Status.INVALID_DATA).astype(jnp.int32)
     cov = delta_method(model, solution.u, cov_u)
+    log_penalty = model.log_penalty(solution.u, problem)
     estimates = dict(
         params=params,
         se=model.unflatten(jnp.sqrt(jnp.diagonal(cov))),
         cov=cov,
         unconstrained=solution.u,
         cov_unconstrained=cov_u,
-        loglik=-solution.f,
+        loglik=-solution.f - log_penalty,
+        log_penalty=log_penalty,
         grad_norm=jnp.max(jnp.abs(solution.g)),
     )
     # Data outside the support give no estimate at all, not a number that looks like one.

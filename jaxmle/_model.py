@@ -251,6 +251,16 @@ class Model(ValueIdentity):
         """
         return None
 
+    def log_penalty(self, u: jax.Array, problem: Problem) -> jax.Array:
+        """Log-penalty (log prior) added to the log-likelihood at ``u``; 0 for plain maximum
+        likelihood (see :mod:`jaxmle._penalized`)."""
+        return jnp.zeros((), u.dtype)
+
+    def covariance_hessian(self, u: jax.Array, problem: Problem, hessian: jax.Array) -> jax.Array:
+        """The matrix inverted for ``cov_type="observed"``: the solver's Hessian ``hessian``,
+        except where a penalty's curvature is not information (Firth)."""
+        return hessian
+
     def diagnose(self, params: dict, problem: Problem, status: jax.Array) -> jax.Array:
         """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
         return status

@@ -40,7 +40,9 @@ class FitResult:
         cov: ``(k, k)`` covariance of the flattened estimates, in ``param_names`` order.
         unconstrained: the estimate on the solver's unconstrained scale, ``(k_free,)``.
         cov_unconstrained: its covariance, ``(k_free, k_free)``.
-        loglik: maximised log-likelihood (weighted; padding excluded).
+        loglik: maximised log-likelihood (weighted; padding excluded); for a penalised or MAP
+            fit, the log-likelihood at the penalised estimate.
+        log_penalty: the log-penalty (log prior) at the estimate; 0 for maximum likelihood.
         nobs: number of observations (sum of frequency weights).
         status: :class:`~jaxmle.Status` code, as an int32 array.
         n_iter: solver iterations used.
@@ -60,6 +62,7 @@ class FitResult:
     unconstrained: jax.Array
     cov_unconstrained: jax.Array
     loglik: jax.Array
+    log_penalty: jax.Array
     nobs: jax.Array
     status: jax.Array
     n_iter: jax.Array
@@ -100,6 +103,16 @@ class FitResult:
     def df_model(self) -> int:
         """Number of free parameters (a Simplex of K entries counts K - 1)."""
         return self.model.n_free
+
+    @property
+    def is_map(self) -> bool:
+        """True for a penalised (Firth, ridge) or MAP (``prior=``) fit."""
+        return bool(getattr(self.model, "is_penalized", False))
+
+    @property
+    def penalized_loglik(self) -> jax.Array:
+        """The maximised objective ``loglik + log_penalty`` (``loglik`` for plain ML)."""
+        return self.loglik + self.log_penalty
 
     @property
     def converged(self) -> jax.Array:
@@ -291,6 +304,10 @@ def _format_summary(res: FitResult, level: float, names) -> str:
         ("Status:", status.label, "Iterations:", str(int(res.n_iter))),
         ("Covariance:", res.cov_type, "Max |grad|:", f"{float(res.grad_norm):.3g}"),
     ]
+    if res.is_map:
+        rows.append(
+            ("Penalised:", "yes (MAP)", "Penalised LL:", f"{float(res.penalized_loglik):.6g}")
+        )
     lines = [f"{'jaxmle maximum-likelihood fit':^{width}}", "=" * width]
     lines += [f"{a:<18}{b:<24}{c:<16}{d:>20}" for a, b, c, d in rows]
     lines.append("=" * width)

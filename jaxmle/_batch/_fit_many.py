@@ -16,6 +16,7 @@ import numpy as np
 
 from .._fit import DEFAULT_MAX_STEPS, check_starts
 from .._model import Model
+from .._penalized import penalize
 from .._results import FitResult
 from .._solvers import resolve_solver
 from ._inputs import check_stacked, split_init, stack_ragged
@@ -48,6 +49,8 @@ def fit_many(
     n_starts: int = 1,
     key: jax.Array | None = None,
     init_sampler=None,
+    penalty=None,
+    prior: dict | None = None,
     errors: str = "raise",
     chunk_size: int | None = None,
     devices=None,
@@ -92,6 +95,7 @@ def fit_many(
             inside XLA's thread pool and could deadlock when run concurrently. Ignored with
             ``devices=`` (each device already runs its share) and on accelerators.
         progress: print one line per finished chunk to stderr.
+        penalty, prior: as in :func:`~jaxmle.fit` (Firth, ridge, MAP), for every dataset.
 
     Interrupting (Ctrl-C) stops the batch within about a second: no further chunk starts, and the
     ``KeyboardInterrupt`` carries ``partial``, the result of the datasets whose chunks had
@@ -117,7 +121,7 @@ def fit_many(
     if ragged and not datasets:
         raise ValueError("datasets is an empty list")
     first = datasets[0] if ragged else jax.tree_util.tree_map(lambda leaf: leaf[0], datasets)
-    model = model.bind(first)
+    model = penalize(model.bind(first), penalty, prior)
     n_starts = check_starts(n_starts, key, init_sampler)
     solver = resolve_solver(solver, tol)
     if ragged:

@@ -144,6 +144,7 @@ def profile_ci(model, data, res, level: float = 0.95, params=None, weights=None)
     """
     if not 0.0 < level < 1.0:
         raise ValueError(f"level must lie in (0, 1), got {level}")
+    model = model.bind(data)  # a regression takes its width (and names) from the data
     if res.model.param_names != model.param_names:
         raise ValueError(
             f"res was fitted with parameters {res.model.param_names}, not those of model "
@@ -240,9 +241,10 @@ def _profile_one(model, data, weights, res, level, coords):
     se_u = jnp.sqrt(jnp.diagonal(res.cov_unconstrained))[index]
     step = jnp.where(jnp.isfinite(se_u) & (se_u > 0), z * se_u, 0.1 * (1.0 + jnp.abs(u_hat[index])))
     fit_ok = res.status == Status.CONVERGED
+    f_hat = model.objective(u_hat, problem)  # the minimised objective (penalised, if it was)
 
     def bound(j, direction, step_j):
-        t, status = _root(model, problem, u_hat, -res.loglik, j, direction, step_j, z)
+        t, status = _root(model, problem, u_hat, f_hat, j, direction, step_j, z)
         return t, jnp.where(fit_ok, status, ProfileStatus.FAILED).astype(jnp.int32)
 
     # All ends of all requested coordinates are one vmapped batch: lower ends first, then upper.

@@ -15,6 +15,7 @@ from ._models import (
     Probit,
 )
 from ._multinomial import MultinomialLogit
+from ._zero_inflated import ZeroInflatedNegativeBinomial, ZeroInflatedPoisson
 
 __all__ = [
     "GLM",
@@ -25,4 +26,6 @@ __all__ = [
     "NegativeBinomialRegression",
     "PoissonRegression",
     "Probit",
+    "ZeroInflatedNegativeBinomial",
+    "ZeroInflatedPoisson",
 ]

@@ -46,6 +46,8 @@ class RegressionModel(Model):
     """
 
     data_keys: tuple[str, ...] = ("offset",)
+    #: Optional data keys holding a second design matrix ``(n, q)`` rather than a column.
+    matrix_keys: tuple[str, ...] = ()
 
     def __init__(self, *, n_features: int | None = None, names=None, name: str | None = None):
         self.name = name or type(self).__name__
@@ -161,6 +163,12 @@ class RegressionModel(Model):
             )
 
     def check_shapes(self, data) -> None:
+        self.check_rows(data)
+        self.size_for(jnp.shape(data["X"])[1])
+
+    def check_rows(self, data) -> int:
+        """Check the keys and that ``X`` is ``(n, p)`` and ``y`` and the other (non-matrix)
+        data keys ``(n,)``; returns ``n``."""
         self.check_keys(data)
         X, y = data["X"], data["y"]
         if jnp.ndim(X) != 2:
@@ -169,12 +177,12 @@ class RegressionModel(Model):
             raise ValueError(f"{self.name}: data['y'] must be 1-D (n,), got shape {jnp.shape(y)}")
         n = jnp.shape(X)[0]
         for key in ("y", *self.data_keys):
-            if key in data and jnp.shape(data[key]) != (n,):
+            if key in data and key not in self.matrix_keys and jnp.shape(data[key]) != (n,):
                 raise ValueError(
                     f"{self.name}: data[{key!r}] must have shape ({n},) to match the "
                     f"{n} rows of X, got {jnp.shape(data[key])}"
                 )
-        self.size_for(jnp.shape(X)[1])
+        return n
 
     def validate_data(self, data) -> None:
         self.check_shapes(data)

@@ -1,0 +1,217 @@
+"""Firth's penalty, priors (MAP) and ridge against R's brglm2 and closed forms.
+
+Reference numbers: ``tests/data/r_reference/firth.json``, made by ``make_references.R`` in that
+folder (R 4.2.2, brglm2 0.9): ``glm(..., method = "brglmFit", type = "AS_mean")`` for the
+logistic and Poisson fits (Firth's penalised likelihood for canonical links), ``type =
+"MPL_Jeffreys"`` for the probit; brglm2's standard errors are the inverse expected information
+at the penalised estimate. The profile penalised-likelihood intervals of the endometrial data
+were computed by that script the way ``logistf`` does (logistf is not packaged in Debian);
+their NV interval is Heinze & Schemper's (2002) published (0.61, 7.85).
+"""
+
+import json
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.optimize
+import scipy.special
+
+import jaxmle as jm
+
+REF = Path(__file__).parent / "data" / "r_reference"
+FIRTH = json.loads((REF / "firth.json").read_text())
+
+
+def glm_data(case: str):
+    """``(data, names)`` of a brglm2 case: intercept first, columns in the formula's order."""
+    entry = FIRTH[case]
+    table = np.genfromtxt(REF / entry["data"], delimiter=",", names=True)
+    response, rhs = entry["formula"].split("~")
+    columns = [c.strip() for c in rhs.split("+")]
+    X = np.column_stack([np.ones(len(table))] + [table[c] for c in columns])
+    return {"X": X, "y": table[response.strip()]}, ["(Intercept)", *columns]
+
+
+def reference(case: str, names, field: str):
+    return np.array([FIRTH[case][field][name] for name in names])
+
+
+CASES = [
+    ("logit_regular", jm.Logit, "observed"),
+    ("logit_endometrial", jm.Logit, "observed"),
+    ("probit_jeffreys_regular", jm.Probit, "expected"),
+    ("poisson", jm.PoissonRegression, "observed"),
+    ("poisson_separated", jm.PoissonRegression, "observed"),
+]
+
+
+@pytest.mark.parametrize(("case", "model", "cov_type"), CASES)
+def test_firth_equals_brglm2(case, model, cov_type):
+    data, names = glm_data(case)
+    res = jm.fit(model(), data, penalty="firth", cov_type=cov_type)
+    assert res.status_name == "converged" and res.is_map
+    np.testing.assert_allclose(
+        res.params["beta"], reference(case, names, "coefficients"), rtol=1e-7, atol=1e-9
+    )
+    # brglm2 reports the inverse expected information at the estimate: for canonical links the
+    # observed information of the likelihood (the Firth term's curvature is left out), for the
+    # probit the expected one.
+    np.testing.assert_allclose(res.se["beta"], reference(case, names, "se"), rtol=1e-7)
+    np.testing.assert_allclose(res.loglik, FIRTH[case]["loglik"], rtol=1e-10)
+    np.testing.assert_allclose(res.penalized_loglik, FIRTH[case]["penalized_loglik"], rtol=1e-10)
+
+
+def test_separated_data_have_no_mle_but_a_firth_estimate():
+    data, _ = glm_data("logit_endometrial")
+    assert jm.fit(jm.Logit(), data).status_name == "separation"
+    data, _ = glm_data("poisson_separated")
+    plain = jm.fit(jm.PoissonRegression(), data)
+    assert plain.status_name != "converged"
+
+
+def test_profile_intervals_use_the_penalised_likelihood():
+    data, names = glm_data("logit_endometrial")
+    res = jm.fit(jm.Logit(), data, penalty="firth")
+    lower, upper = jm.profile_ci(jm.Logit(), data, res)
+    expected = np.array([FIRTH["logit_endometrial"]["profile_ci_95"][n] for n in names])
+    np.testing.assert_allclose(lower["beta"], expected[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(upper["beta"], expected[:, 1], rtol=1e-6)
+
+
+def test_a_batch_with_separated_datasets_converges_everywhere():
+    rng = np.random.default_rng(3)
+    n_sets, n = 50, 40
+    X = np.concatenate([np.ones((n_sets, n, 1)), rng.normal(size=(n_sets, n, 2))], axis=2)
+    eta = X @ np.array([-0.3, 0.8, -0.5])
+    y = (rng.random((n_sets, n)) < scipy.special.expit(eta)).astype(float)
+    separated = np.arange(5) * 10
+    y[separated] = (X[separated, :, 1] > 0).astype(float)  # completely separated by x1
+    data = {"X": X, "y": y}
+    plain = jm.fit_many(jm.Logit(), data)
+    assert set(np.flatnonzero(plain.status == jm.Status.SEPARATION)) == set(separated)
+    res = jm.fit_many(jm.Logit(), data, penalty="firth")
+    assert res.status_name.tolist() == ["converged"] * n_sets
+    one = jm.fit(jm.Logit(), {"X": X[10], "y": y[10]}, penalty="firth")
+    np.testing.assert_allclose(res.params["beta"][10], one.params["beta"], rtol=1e-10)
+    np.testing.assert_allclose(res.se["beta"][10], one.se["beta"], rtol=1e-10)
+
+
+def test_gamma_prior_on_a_rate_gives_the_posterior_mode():
+    x = np.array([0.3, 1.7, 0.2, 0.9, 2.4, 0.5])
+    a, b = 3.0, 2.0
+    res = jm.fit(jm.Exponential(), x, prior={"rate": jm.priors.Gamma(a, b)})
+    mode = (len(x) + a - 1.0) / (x.sum() + b)
+    np.testing.assert_allclose(res.params["rate"], mode, rtol=1e-12)
+    # SE from the curvature of the log posterior in the rate: (n + a - 1) / rate^2.
+    np.testing.assert_allclose(res.se["rate"], mode / np.sqrt(len(x) + a - 1.0), rtol=1e-9)
+    log_prior = a * np.log(b) - scipy.special.gammaln(a) + (a - 1) * np.log(mode) - b * mode
+    np.testing.assert_allclose(res.log_penalty, log_prior, rtol=1e-12)
+    np.testing.assert_allclose(res.loglik, len(x) * np.log(mode) - mode * x.sum(), rtol=1e-12)
+
+
+def _penalised_logit_reference(X, y, log_prior):
+    """MAP of a logistic regression by scipy's BFGS on a numpy objective, and the inverse of
+    its finite-difference Hessian."""
+
+    def objective(beta):
+        eta = X @ beta
+        return -(y @ eta - np.logaddexp(0.0, eta).sum()) - log_prior(beta)
+
+    best = scipy.optimize.minimize(
+        objective, np.zeros(X.shape[1]), method="BFGS", options={"gtol": 1e-11}
+    )
+    beta, h = best.x, 1e-4
+    k = len(beta)
+    hess = np.empty((k, k))
+    for i in range(k):
+        for j in range(k):
+            e_i, e_j = np.eye(k)[i] * h, np.eye(k)[j] * h
+            hess[i, j] = (
+                objective(beta + e_i + e_j)
+                - objective(beta + e_i - e_j)
+                - objective(beta - e_i + e_j)
+                + objective(beta - e_i - e_j)
+            ) / (4 * h * h)
+    return beta, np.sqrt(np.diag(np.linalg.inv(hess)))
+
+
+def test_ridge_and_normal_prior_logit_match_a_direct_optimisation():
+    data, _ = glm_data("logit_regular")
+    X, y = data["X"], data["y"]
+    alpha = 2.5
+    ridge = jm.fit(jm.Logit(), data, penalty=jm.priors.Ridge(alpha, exclude=["beta[0]"]))
+    beta, se = _penalised_logit_reference(X, y, lambda b: -0.5 * alpha * np.sum(b[1:] ** 2))
+    np.testing.assert_allclose(ridge.params["beta"], beta, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(ridge.se["beta"], se, rtol=1e-5)
+    # A Normal(0, s) prior on every coefficient is the ridge with alpha = 1/s^2 (plus a constant).
+    s = 0.8
+    prior = jm.fit(jm.Logit(), data, prior={"beta": jm.priors.Normal(0.0, s)})
+    beta, se = _penalised_logit_reference(X, y, lambda b: -0.5 * np.sum(b**2) / s**2)
+    np.testing.assert_allclose(prior.params["beta"], beta, rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(prior.se["beta"], se, rtol=1e-5)
+    constant = 3 * (-np.log(s * np.sqrt(2 * np.pi)))
+    np.testing.assert_allclose(
+        prior.log_penalty, -0.5 * np.sum(beta**2) / s**2 + constant, rtol=1e-8
+    )
+
+
+def test_cauchy_and_half_normal_priors_are_their_scipy_densities():
+    x = jnp.linspace(0.1, 3.0, 7)
+    from scipy import stats
+
+    np.testing.assert_allclose(
+        jm.priors.Cauchy(0.5, 2.5).logpdf(x), stats.cauchy(0.5, 2.5).logpdf(x), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        jm.priors.HalfNormal(1.5).logpdf(x), stats.halfnorm(scale=1.5).logpdf(x), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        jm.priors.Gamma(2.0, 3.0).logpdf(x), stats.gamma(2.0, scale=1 / 3.0).logpdf(x), rtol=1e-12
+    )
+    np.testing.assert_allclose(
+        jm.priors.Normal(1.0, 2.0).logpdf(x), stats.norm(1.0, 2.0).logpdf(x), rtol=1e-12
+    )
+    assert jm.priors.HalfNormal(1.0).logpdf(jnp.array(-1.0)) == -jnp.inf
+
+
+def test_penalised_fits_differentiate_and_vmap():
+    data, _ = glm_data("logit_regular")
+    data = {k: jnp.asarray(v) for k, v in data.items()}
+
+    def estimate(w):
+        return jm.fit(jm.Logit(), data, weights=w, penalty="firth").params["beta"][1]
+
+    w = jnp.ones(data["y"].shape[0])
+    grad = jax.grad(estimate)(w)
+    h = 1e-5
+    for i in (0, 7):
+        e = jnp.zeros_like(w).at[i].set(h)
+        fd = (estimate(w + e) - estimate(w - e)) / (2 * h)
+        np.testing.assert_allclose(grad[i], fd, rtol=1e-5, atol=1e-9)
+    ws = jnp.stack([w, w.at[3].set(2.0)])
+    np.testing.assert_allclose(
+        jax.vmap(estimate)(ws), [estimate(ws[0]), estimate(ws[1])], rtol=1e-10
+    )
+
+
+def test_bad_penalties_and_priors_are_named():
+    data, _ = glm_data("logit_regular")
+    with pytest.raises(ValueError, match="penalty must be 'firth'"):
+        jm.fit(jm.Logit(), data, penalty="lasso")
+    with pytest.raises(TypeError, match="penalty must be"):
+        jm.fit(jm.Logit(), data, penalty=1.0)
+    with pytest.raises(ValueError, match="prior: 'gamma' is not a parameter"):
+        jm.fit(jm.Logit(), data, prior={"gamma": jm.priors.Normal()})
+    with pytest.raises(TypeError, match=r"prior\['beta'\] must be a jm.priors density"):
+        jm.fit(jm.Logit(), data, prior={"beta": lambda b: -(b**2)})
+    with pytest.raises(ValueError, match="unconstrained parameters"):
+        jm.fit(jm.Gamma(), np.array([1.0, 2.0, 3.0]), penalty="firth")
+    with pytest.raises(ValueError, match="Ridge exclude"):
+        jm.fit(jm.Logit(), data, penalty=jm.priors.Ridge(1.0, exclude=["const"]))
+    with pytest.raises(ValueError, match="Normal: scale must be a positive"):
+        jm.priors.Normal(0.0, -1.0)
+    with pytest.raises(ValueError, match="Ridge: alpha"):
+        jm.priors.Ridge(0.0)
