@@ -233,3 +233,27 @@ def test_closed_form_derivatives_match_autodiff(model, draw, extra):
     generic = jm.Model.objective_derivatives(model, u, problem)
     for a, b in zip(closed, generic, strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12 * np.max(np.abs(b)))
+
+
+def test_negative_binomial_expected_information_equals_glm_nb():
+    """``cov_type="expected"`` for NB2: R's ``MASS::glm.nb`` SEs (inverse expected information of
+    ``beta`` at fixed theta; ``SE.theta`` from the observed information of theta), numbers from
+    ``tests/data/r_reference/make_references.R``."""
+    import json
+    from pathlib import Path
+
+    folder = Path(__file__).parent / "data" / "r_reference"
+    ref = json.loads((folder / "negbin.json").read_text())
+    table = np.genfromtxt(folder / "negbin.csv", delimiter=",", names=True)
+    X = np.column_stack([np.ones(len(table)), table["x"]])
+    res = jm.fit(jm.NegativeBinomialRegression(), {"X": X, "y": table["y"]}, cov_type="expected")
+    names = ["(Intercept)", "x"]
+    np.testing.assert_allclose(
+        res.params["beta"], [ref["coefficients"][k] for k in names], rtol=1e-8
+    )
+    np.testing.assert_allclose(res.se["beta"], [ref["se"][k] for k in names], rtol=1e-7)
+    theta = 1.0 / res.params["alpha"]
+    np.testing.assert_allclose(theta, ref["theta"], rtol=1e-7)
+    # glm.nb's SE.theta comes from theta.ml at the means of its last IRLS pass: 7e-6 apart.
+    np.testing.assert_allclose(res.se["alpha"] * theta**2, ref["se_theta"], rtol=2e-5)
+    np.testing.assert_allclose(res.loglik, ref["loglik"], rtol=1e-10)

@@ -175,8 +175,10 @@ class GLMModel(RegressionModel):
         return value, grad[:, 0], hess[:, 0, 0], grad[:, 1], hess[:, 0, 1], hess[:, 1, 1]
 
     def expected_information(self, u, problem: Problem):
-        if self.extra_name is not None and self.family.extra_information(0.0) is None:
-            return None
+        """Fisher information ``X' W X`` of ``beta`` (``W`` the GLM weights); with an extra
+        parameter, block-diagonal (the cross block has expectation zero for every family here),
+        the extra block expected where it has a closed form and otherwise observed (NB2's
+        ``alpha``: the information ``glm.nb`` reports for ``theta``)."""
         data = problem.data
         X, offset = design(data)
         y = data["y"]
@@ -187,7 +189,11 @@ class GLMModel(RegressionModel):
         H = weighted_gram(X, problem.weigh(info))
         if t is None:
             return H
-        tt = self.extra_power**2 * problem.nobs * self.family.extra_information(lam)
+        per_observation = self.family.extra_information(lam)
+        if per_observation is None:
+            tt = self.objective_derivatives(u, problem)[2][-1, -1]
+        else:
+            tt = self.extra_power**2 * problem.nobs * per_observation
         p = self.n_features
         return jnp.block(
             [[H, jnp.zeros((p, 1), H.dtype)], [jnp.zeros((1, p), H.dtype), tt[None, None]]]
