@@ -15,6 +15,7 @@ Examples:
     True
 """
 
+from . import priors as priors
 from ._batch import fit_many as fit_many
 from ._constraints import Interval as Interval
 from ._constraints import Ordered as Ordered
@@ -24,7 +25,6 @@ from ._constraints import PositiveDefinite as PositiveDefinite
 from ._constraints import Real as Real
 from ._constraints import Simplex as Simplex
 from ._constraints import UnitInterval as UnitInterval
-from . import priors as priors
 from ._fit import fit as fit
 from ._inference import BootstrapResult as BootstrapResult
 from ._inference import ChiSquareTest as ChiSquareTest
@@ -57,6 +57,7 @@ from .distributions import InverseGaussian as InverseGaussian
 from .distributions import Laplace as Laplace
 from .distributions import Logistic as Logistic
 from .distributions import LogNormal as LogNormal
+from .distributions import Mixture as Mixture
 from .distributions import MultivariateNormal as MultivariateNormal
 from .distributions import NegativeBinomial as NegativeBinomial
 from .distributions import Normal as Normal
@@ -102,6 +103,7 @@ __all__ = [
     "LogNormal",
     "Logistic",
     "Logit",
+    "Mixture",
     "Model",
     "MultinomialLogit",
     "MultivariateNormal",

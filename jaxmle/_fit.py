@@ -48,6 +48,7 @@ def fit(
     init_sampler=None,
     penalty=None,
     prior: dict | None = None,
+    formula: str | None = None,
 ) -> FitResult:
     """Fit ``model`` to one dataset by maximum likelihood.
 
@@ -85,6 +86,10 @@ def fit(
             :class:`jaxmle.priors.Ridge`; see :mod:`jaxmle._penalized`.
         prior: ``{name: density}`` of :mod:`jaxmle.priors` densities on the natural scale, one
             per parameter name (applied to each of its entries): MAP estimation.
+        formula: a regression's Wilkinson formula ``"y ~ x1 + C(g)"`` (needs formulaic); ``data``
+            is then a pandas DataFrame, and ``weights``/``groups`` may name its columns. Rows
+            with missing values are dropped (statsmodels' ``missing="drop"``); coefficients take
+            the model matrix's names. See :mod:`jaxmle._formula`.
 
     Returns:
         A :class:`~jaxmle.FitResult`.
@@ -109,6 +114,10 @@ def fit(
         >>> round(float(jax.grad(lambda x: jm.fit(model, x).params["loc"])(x)[0]), 12)
         0.25
     """
+    if formula is not None:  # a DataFrame and a formula: X and y from formulaic
+        from ._formula import formula_inputs
+
+        data, weights, groups = formula_inputs(model, data, formula, weights, groups)
     model = model.bind(data)  # before conversion: a DataFrame X names the coefficients
     model = penalize(model, penalty, prior)
     data = as_data(data, f"{model.name}: ")
@@ -151,6 +160,16 @@ def _fit_compiled(
     )
 
 
+def canonical_labelling(model: Model, solution):
+    """The solution at the model's canonical copy of the optimum (:meth:`Model.relabel`): ``u``
+    mapped, and the gradient and Hessian carried by the chain rule, ``g' = A'g``,
+    ``H' = A'HA`` with ``A = du/du'``."""
+    u, back = model.relabel(solution.u)
+    if back is None:
+        return solution
+    return solution._replace(u=u, g=back.T @ solution.g, hessian=back.T @ solution.hessian @ back)
+
+
 def check_starts(n_starts, key, init_sampler) -> int:
     """``n_starts`` as an int, checked against ``key`` and ``init_sampler``."""
     if isinstance(n_starts, bool) or int(n_starts) != n_starts or int(n_starts) < 1:
@@ -191,6 +210,7 @@ def fit_problem(
         starts = draw_starts(model, problem, u0, key, n_starts, init_sampler)
         solutions = jax.vmap(lambda u: solve(solver, objective, u, problem, max_steps))(starts)
         solution, n_best = best_start(solutions)
+    solution = canonical_labelling(model, solution)
 
     curvature = model.covariance_hessian(solution.u, problem, solution.hessian)
     cov_u, ok = unconstrained_covariance(model, solution.u, problem, curvature, cov_type)

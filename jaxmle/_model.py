@@ -251,6 +251,12 @@ class Model(ValueIdentity):
         """
         return None
 
+    def relabel(self, u: jax.Array):
+        """``(u', A)``: the canonical copy ``u'`` of an optimum that the likelihood cannot tell from
+        others (a mixture's components in order) and ``A = du/du'``, or ``(u, None)`` for a model
+        without such symmetry (the default)."""
+        return u, None
+
     def log_penalty(self, u: jax.Array, problem: Problem) -> jax.Array:
         """Log-penalty (log prior) added to the log-likelihood at ``u``; 0 for plain maximum
         likelihood (see :mod:`jaxmle._penalized`)."""

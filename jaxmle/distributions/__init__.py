@@ -21,6 +21,7 @@ from ._discrete import Categorical as Categorical
 from ._discrete import Geometric as Geometric
 from ._discrete import NegativeBinomial as NegativeBinomial
 from ._discrete import Poisson as Poisson
+from ._mixture import Mixture as Mixture
 from ._multivariate import Dirichlet as Dirichlet
 from ._multivariate import MultivariateNormal as MultivariateNormal
 
@@ -40,6 +41,7 @@ __all__ = [
     "Laplace",
     "LogNormal",
     "Logistic",
+    "Mixture",
     "MultivariateNormal",
     "NegativeBinomial",
     "Normal",
