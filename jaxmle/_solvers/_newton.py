@@ -57,6 +57,7 @@ class NewtonState(NamedTuple):
     n_iter: jax.Array
     done: jax.Array
     status: jax.Array
+    started: jax.Array
 
 
 class Newton:
@@ -98,22 +99,23 @@ class Newton:
         return f"Newton(tol={self.tol}, xtol={self.xtol}, ptol={self.ptol})"
 
     def init(self, objective: Objective, u0: jax.Array, problem) -> NewtonState:
-        f, g, hess = objective.derivatives(u0, problem)
-        finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(g)) & jnp.all(jnp.isfinite(hess))
-        newton, newton_ok = cholesky_solve(hess, g)
+        # The derivatives at the start are the first pass of the loop (see ``step``), so the
+        # compiled program evaluates the objective's derivatives in one place only.
+        k = u0.shape[0]
         return NewtonState(
             u=u0,
-            f=f,
-            g=g,
-            hessian=hess,
-            newton=newton,
-            newton_ok=newton_ok,
+            f=jnp.zeros((), u0.dtype),
+            g=jnp.zeros_like(u0),
+            hessian=jnp.eye(k, dtype=u0.dtype),
+            newton=jnp.zeros_like(u0),
+            newton_ok=jnp.array(False),
             damping=jnp.asarray(self.init_damping, u0.dtype),
             growth=jnp.asarray(2.0, u0.dtype),
-            scale=_marquardt_scale(hess, jnp.zeros_like(u0)),
+            scale=jnp.zeros_like(u0),
             n_iter=jnp.asarray(0, jnp.int32),
-            done=~finite,
-            status=jnp.where(finite, Status.CONVERGED, Status.NONFINITE).astype(jnp.int32),
+            done=jnp.array(False),
+            status=jnp.asarray(Status.CONVERGED, jnp.int32),
+            started=jnp.array(False),
         )
 
     def step(self, objective: Objective, s: NewtonState, problem) -> NewtonState:
@@ -132,6 +134,9 @@ class Newton:
         flat_optimum = ~newton_ok & damped_ok & (s.g @ damped <= tol * fscale)
         step = -jnp.where(polishing, newton, damped)
         step_ok = jnp.where(polishing, newton_ok, damped_ok)
+        # The first pass only evaluates the start: no step, accepted whatever its value.
+        first = ~s.started
+        step = jnp.where(first, 0.0, step)
 
         u_trial = s.u + step
         f_trial, g_trial, hess_trial = objective.derivatives(u_trial, problem)
@@ -146,7 +151,7 @@ class Newton:
         # The polishing step is tiny in the metric of H: take it unless f gets worse by more than
         # its rounding error (its gain is often below that rounding error itself).
         roundoff = 100.0 * jnp.finfo(s.u.dtype).eps * fscale
-        accept = step_ok & finite & ((ratio > 1e-4) | (polishing & (actual >= -roundoff)))
+        accept = first | (step_ok & finite & ((ratio > 1e-4) | (polishing & (actual >= -roundoff))))
 
         # The Newton step at the trial point: kept for the next iteration, and it tells whether
         # the trial point is converged with only a negligible polishing step left.
@@ -178,6 +183,11 @@ class Newton:
             [Status.CONVERGED, Status.SINGULAR_HESSIAN],
             Status.STALLED,
         ).astype(jnp.int32)
+        done = jnp.where(first, ~finite, done)
+        status = jnp.where(first, Status.NONFINITE, status).astype(jnp.int32)
+        damping = jnp.where(first, s.damping, damping)
+        growth = jnp.where(first, s.growth, growth)
+        polished = polished & ~first
 
         # The polished point: one more Newton step, its value from the quadratic model.
         u_trial = jnp.where(polished, u_trial - newton_trial, u_trial)
@@ -194,9 +204,10 @@ class Newton:
             damping=damping,
             growth=growth,
             scale=jnp.where(accept, _marquardt_scale(hess_trial, s.scale), s.scale),
-            n_iter=s.n_iter + 1,
+            n_iter=s.n_iter + jnp.where(first, 0, 1).astype(jnp.int32),
             done=done,
             status=jnp.where(done, status, s.status),
+            started=jnp.array(True),
         )
 
     def finish(self, objective: Objective, s: NewtonState, problem, status: jax.Array) -> Solution:
