@@ -70,10 +70,13 @@ from .regression import GLM as GLM
 from .regression import GammaRegression as GammaRegression
 from .regression import LinearRegression as LinearRegression
 from .regression import Logit as Logit
+from .regression import LogLogisticRegression as LogLogisticRegression
+from .regression import LogNormalRegression as LogNormalRegression
 from .regression import MultinomialLogit as MultinomialLogit
 from .regression import NegativeBinomialRegression as NegativeBinomialRegression
 from .regression import PoissonRegression as PoissonRegression
 from .regression import Probit as Probit
+from .regression import WeibullRegression as WeibullRegression
 from .regression import ZeroInflatedNegativeBinomial as ZeroInflatedNegativeBinomial
 from .regression import ZeroInflatedPoisson as ZeroInflatedPoisson
 
@@ -100,7 +103,9 @@ __all__ = [
     "InverseGaussian",
     "Laplace",
     "LinearRegression",
+    "LogLogisticRegression",
     "LogNormal",
+    "LogNormalRegression",
     "Logistic",
     "Logit",
     "Mixture",
@@ -130,6 +135,7 @@ __all__ = [
     "UnitInterval",
     "VonMises",
     "Weibull",
+    "WeibullRegression",
     "ZeroInflatedNegativeBinomial",
     "ZeroInflatedPoisson",
     "bootstrap",

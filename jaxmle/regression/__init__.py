@@ -15,17 +15,21 @@ from ._models import (
     Probit,
 )
 from ._multinomial import MultinomialLogit
+from ._survival import LogLogisticRegression, LogNormalRegression, WeibullRegression
 from ._zero_inflated import ZeroInflatedNegativeBinomial, ZeroInflatedPoisson
 
 __all__ = [
     "GLM",
     "GammaRegression",
     "LinearRegression",
+    "LogLogisticRegression",
+    "LogNormalRegression",
     "Logit",
     "MultinomialLogit",
     "NegativeBinomialRegression",
     "PoissonRegression",
     "Probit",
+    "WeibullRegression",
     "ZeroInflatedNegativeBinomial",
     "ZeroInflatedPoisson",
 ]

@@ -43,6 +43,9 @@ from .._constraints import Positive, Real
 from .._linalg import cholesky_solve, weighted_gram
 from .._problem import Problem
 from .._status import Status
+from ..distributions._continuous import Gamma as GammaDistribution
+from ..distributions._continuous import InverseGaussian as InverseGaussianDistribution
+from ..distributions._continuous import Normal as NormalDistribution
 from ._base import RegressionModel, design, response_error
 from ._families import Family, resolve_family
 from ._links import Link, resolve_link
@@ -296,6 +299,41 @@ class GLMModel(RegressionModel):
         """Boolean mask shaped like ``beta``: the coefficients that diverge because the MLE does
         not exist (all False when it does). See :mod:`jaxmle.regression._separation`."""
         return glm_separation(self, res.params, Problem.build(dict(data), weights))[1]
+
+    # -- the response distribution (for jm.Censored / jm.Truncated over a regression) ----------
+    @property
+    def response_family(self):
+        """The distribution of one response, a :class:`~jaxmle.distributions.Family` whose
+        parameters :meth:`response_params` gives per row: Normal, Gamma or InverseGaussian;
+        ``None`` for the discrete families."""
+        entry = _RESPONSE_FAMILIES.get(self.family.name)
+        return None if entry is None else entry[0]
+
+    def response_params(self, params, data) -> dict:
+        """Per-row parameters of :attr:`response_family` at ``params`` on the design of
+        ``data`` (``"X"``, optional ``"offset"``)."""
+        X, offset = design(data)
+        eta = X @ params["beta"] + offset
+        lam = self._lam(jnp.log(params[self.extra_name]))
+        return _RESPONSE_FAMILIES[self.family.name][1](eta, self.link, lam)
+
+
+#: Response distributions by GLM family: ``(family, (eta, link, lam) -> its parameters)``, with
+#: ``lam = log phi``: Normal(mu, sqrt(phi)), Gamma(1/phi, 1/(phi mu)), InverseGaussian(mu, 1/phi).
+_RESPONSE_FAMILIES = {
+    "gaussian": (
+        NormalDistribution(),
+        lambda eta, link, lam: {"loc": link.mean(eta), "scale": jnp.exp(0.5 * lam)},
+    ),
+    "gamma": (
+        GammaDistribution(),
+        lambda eta, link, lam: {"shape": jnp.exp(-lam), "rate": jnp.exp(-lam - link.log_mean(eta))},
+    ),
+    "inverse_gaussian": (
+        InverseGaussianDistribution(),
+        lambda eta, link, lam: {"mean": link.mean(eta), "shape": jnp.exp(-lam)},
+    ),
+}
 
 
 class GLM(GLMModel):
