@@ -405,7 +405,7 @@ def test_cli_names_the_group_label_and_the_file_line(tmp_path, capsys):
     path.write_text("site,x\n1,1.5\n1,2.0\n2,3.0\n2,-1.0\n2,2.5\n3,1.0\n")
     assert main(["fit", str(path), "--model", "Gamma", "--column", "x", "--by", "site"]) == 2
     err = capsys.readouterr().err
-    assert "group site=2.0, line 5: Gamma: data must satisfy x > 0" in err
+    assert "group site=2, line 5: Gamma: data must satisfy x > 0" in err  # label type kept
     assert main(["fit", str(path), "--model", "Gamm", "--column", "x"]) == 2
     assert "unknown model 'Gamm'; choose one of" in capsys.readouterr().err
 

@@ -51,6 +51,8 @@ def fit_many(
     init_sampler=None,
     penalty=None,
     prior: dict | None = None,
+    formula: str | None = None,
+    by=None,
     errors: str = "raise",
     chunk_size: int | None = None,
     devices=None,
@@ -96,6 +98,11 @@ def fit_many(
             ``devices=`` (each device already runs its share) and on accelerators.
         progress: print one line per finished chunk to stderr.
         penalty, prior: as in :func:`~jaxmle.fit` (Firth, ridge, MAP), for every dataset.
+        formula, by: ``datasets`` is a pandas DataFrame, ``formula`` a regression's formula (as
+            in :func:`~jaxmle.fit`) and ``by`` a column name (or list of them): one fit per group
+            of rows, in sorted label order, with ``res.groups`` the labels; the model matrix is
+            built once on the whole frame, so all groups share its columns. ``weights`` and
+            ``groups`` may name columns. Messages name the group. See :mod:`jaxmle._formula`.
 
     Interrupting (Ctrl-C) stops the batch within about a second: no further chunk starts, and the
     ``KeyboardInterrupt`` carries ``partial``, the result of the datasets whose chunks had
@@ -114,6 +121,12 @@ def fit_many(
         >>> [round(float(m), 6) for m in res.params["loc"]]
         [1.0, 3.0]
     """
+    if formula is not None or by is not None:  # a DataFrame split into groups by a column
+        options = {k: v for k, v in locals().items() if k not in ("model", "datasets")}
+        del options["formula"], options["by"]
+        from .._formula import fit_many_formula
+
+        return fit_many_formula(fit_many, model, datasets, formula, by, options)
     if errors not in ("raise", "status"):
         raise ValueError(f"errors must be 'raise' or 'status', got {errors!r}")
     refused = {} if errors == "status" else None
