@@ -5,8 +5,10 @@ both sides in the same process on the same data:
 
 * data generators for four models (logistic regression, Weibull, Student-t,
   NB2 negative binomial regression), each returning a batch of ``B``
-  independent datasets as float64 numpy arrays;
-* per-dataset loops over the established CPU fitters (statsmodels, scipy);
+  independent datasets as float64 numpy arrays, and a logistic batch with
+  some separated datasets for Firth's penalised logistic regression;
+* per-dataset loops over the established CPU fitters (statsmodels, scipy), and
+  a hand-written numpy/scipy Firth logistic loop (statsmodels has no Firth);
 * the hand-written ``jax.jit(jax.vmap(newton))`` logistic fitter a JAX user
   would write themselves;
 * ``glmax`` (a JAX GLM library doing vmapped IRLS), when it is installed;
@@ -26,7 +28,8 @@ import jax.numpy as jnp
 import numpy as np
 import statsmodels.api as sm
 from jax import lax
-from scipy import stats
+from scipy import special, stats
+from scipy.linalg import lapack
 
 jax.config.update("jax_enable_x64", True)
 
@@ -85,6 +88,36 @@ def make_logistic_data(key_or_seed, n_datasets: int, n_obs: int = 500, n_feature
     X = _design(rng, n_datasets, n_obs, n_features)
     prob = 1.0 / (1.0 + np.exp(-(X @ logistic_true_beta(n_features))))
     y = (rng.random((n_datasets, n_obs)) < prob).astype(np.float64)
+    return X, y
+
+
+def firth_separated(n_datasets: int, every: int = 1000) -> tuple[np.ndarray, np.ndarray]:
+    """Indices of the separated datasets of :func:`make_firth_data`: ``(complete, quasi)``.
+
+    Every ``every``-th dataset from index 7 is completely separated, every ``every``-th from
+    index 17 quasi-completely separated: 2 in every ``every`` datasets, one of each kind among
+    the first 18 (so a reference loop over the first few hundred fits both kinds).
+    """
+    return np.arange(7, n_datasets, every), np.arange(17, n_datasets, every)
+
+
+def make_firth_data(key_or_seed, n_datasets: int, n_obs: int = 100, n_features: int = 5):
+    """Batch of logistic datasets for Firth's penalised logistic regression.
+
+    :func:`make_logistic_data` at ``n_obs`` (100 by default), except the datasets of
+    :func:`firth_separated`, whose MLE does not exist: in the completely separated ones
+    ``y = 1{x_1 > 0}``; in the quasi-completely separated ones, the same with ``x_1 = 0`` on
+    the first two observations, one with ``y = 0`` and one with ``y = 1``. Firth's estimate is
+    finite on all of them.
+
+    Returns ``X`` (B, n, p) float64 and ``y`` (B, n) float64 in {0, 1}.
+    """
+    X, y = make_logistic_data(key_or_seed, n_datasets, n_obs, n_features)
+    complete, quasi = firth_separated(n_datasets)
+    X[quasi, :2, 1] = 0.0
+    y[complete] = (X[complete, :, 1] > 0).astype(np.float64)
+    y[quasi] = (X[quasi, :, 1] > 0).astype(np.float64)
+    y[quasi, 1] = 1.0
     return X, y
 
 
@@ -176,6 +209,95 @@ def scipy_t_loop(x: np.ndarray):
     df, loc, scale = fits.T
     loglik = stats.t.logpdf(x, df[:, None], loc[:, None], scale[:, None]).sum(axis=1)
     return df, loc, scale, loglik
+
+
+def _firth_logit_state(X: np.ndarray, y: np.ndarray, beta: np.ndarray):
+    """``(mu, w, L, penalised loglik)`` of a logistic model at ``beta``; ``L L' = X'WX``."""
+    eta = X @ beta
+    mu = special.expit(eta)
+    w = mu * (1.0 - mu)
+    chol, info = lapack.dpotrf(X.T @ (X * w[:, None]), lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"X'WX is not positive definite (dpotrf info {info})")
+    loglik = np.sum(y * eta - np.logaddexp(0.0, eta))
+    return mu, w, chol, loglik + np.sum(np.log(np.diag(chol)))  # + log det(X'WX) / 2
+
+
+def _cho_inverse(chol: np.ndarray) -> np.ndarray:
+    """``(L L')^{-1}`` from the lower Cholesky factor ``L`` (LAPACK ``dpotri``), symmetric."""
+    inv, info = lapack.dpotri(chol, lower=1)
+    if info != 0:
+        raise np.linalg.LinAlgError(f"dpotri info {info}")
+    return np.tril(inv) + np.tril(inv, -1).T
+
+
+def firth_logit(
+    X: np.ndarray,
+    y: np.ndarray,
+    tol: float = 1e-10,
+    max_iter: int = 100,
+    max_step: float = 5.0,
+    max_halvings: int = 30,
+):
+    """Firth's penalised logistic regression of one dataset by the modified-score Newton iteration.
+
+    Maximises ``l(beta) + log det(X'WX) / 2`` (``W = diag(mu (1 - mu))``) the way ``logistf``
+    does (Heinze & Schemper 2002): from ``beta = 0``, the step is ``(X'WX)^{-1} U*`` with the
+    modified score ``U* = X'(y - mu + h (1/2 - mu))``, ``h`` the diagonal of the hat matrix
+    ``W^{1/2} X (X'WX)^{-1} X' W^{1/2}``; a step longer than ``max_step`` (in its largest entry)
+    is shortened to it, and halved while the penalised log-likelihood falls. Converged when the
+    largest entry of the full step is below ``tol``.
+
+    Written for speed at small ``p``: one Cholesky factorisation and one inverse of ``X'WX`` per
+    iterate, through scipy's LAPACK wrappers (``scipy.linalg.lapack.dpotrf`` / ``dpotri``,
+    what ``cho_factor`` / ``cho_solve`` call, without their per-call checks: 2 us each instead
+    of 5-20 us at p = 5), then ``h_i = w_i x_i' (X'WX)^{-1} x_i`` as one (n, p) product;
+    everything else is vectorised numpy. (``scipy.linalg.solve_triangular`` with the n columns
+    of ``W^{1/2} X'`` took 4 ms a call with scipy 1.17 here, 100x this.)
+
+    Returns ``beta`` (p,), its standard errors ``sqrt(diag((X'WX)^{-1}))`` at the estimate (what
+    ``logistf`` and ``brglm2`` report), the log-likelihood and the penalised log-likelihood
+    there, the number of iterations and whether it converged.
+    """
+    beta = np.zeros(X.shape[1])
+    mu, w, chol, pll = _firth_logit_state(X, y, beta)
+    converged, n_iter = False, 0
+    while not converged and n_iter < max_iter:
+        n_iter += 1
+        inv = _cho_inverse(chol)
+        h = w * np.sum((X @ inv) * X, axis=1)
+        step = inv @ (X.T @ (y - mu + h * (0.5 - mu)))
+        full = np.max(np.abs(step))
+        if full > max_step:
+            step *= max_step / full
+        for _ in range(max_halvings):
+            state = _firth_logit_state(X, y, beta + step)
+            if state[3] >= pll - 1e-9 * (1.0 + abs(pll)):  # no decrease beyond rounding
+                break
+            step *= 0.5
+        beta = beta + step
+        mu, w, chol, pll = state
+        converged = full < tol
+    se = np.sqrt(np.diag(_cho_inverse(chol)))
+    return beta, se, pll - np.sum(np.log(np.diag(chol))), pll, n_iter, converged
+
+
+def scipy_firth_logit_loop(X: np.ndarray, y: np.ndarray):
+    """:func:`firth_logit` for every dataset: the hand loop a numpy/scipy user writes.
+
+    Returns ``params`` (B, p), ``bse`` (B, p), ``loglik`` (B,), ``penalized_loglik`` (B,),
+    ``n_iter`` (B,) and ``converged`` (B,) as numpy arrays.
+    """
+    fits = [firth_logit(X_i, y_i) for X_i, y_i in zip(X, y, strict=True)]
+    params, bse, loglik, pll, n_iter, converged = zip(*fits, strict=True)
+    return (
+        np.stack(params),
+        np.stack(bse),
+        np.array(loglik),
+        np.array(pll),
+        np.array(n_iter),
+        np.array(converged),
+    )
 
 
 def numpy_scipy_study_loop(n_rep: int, n_obs: int, seed: int = 0):
