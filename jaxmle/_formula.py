@@ -199,14 +199,8 @@ def fit_many_formula(fit_many, model, data, formula, by, options: dict):
 
 
 def with_groups(res, labels):
-    """``res`` carrying the group labels as ``res.groups`` (a static field where ``FitResult``
-    has one; until then a plain attribute of this object, lost by indexing and ``tree_map``)."""
-    if labels is None:
-        return res
-    if "groups" in {field.name for field in dataclasses.fields(res)}:
-        return dataclasses.replace(res, groups=tuple(labels))
-    object.__setattr__(res, "groups", tuple(labels))
-    return res
+    """``res`` carrying the group labels as ``res.groups``."""
+    return res if labels is None else dataclasses.replace(res, groups=tuple(labels))
 
 
 def _pandas():

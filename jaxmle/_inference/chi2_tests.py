@@ -76,11 +76,11 @@ def lr_test(restricted, full) -> ChiSquareTest:
         >>> test.df, round(float(test.statistic), 4)
         (1, 8.2721)
     """
-    df = full.df_model - restricted.df_model
+    df = full.n_free - restricted.n_free
     if df <= 0:
         raise ValueError(
-            f"restricted must have fewer free parameters than full; got {restricted.df_model} "
-            f"(restricted) and {full.df_model} (full)"
+            f"restricted must have fewer free parameters than full; got {restricted.n_free} "
+            f"(restricted) and {full.n_free} (full)"
         )
     if restricted.batch_shape != full.batch_shape:
         raise ValueError(
