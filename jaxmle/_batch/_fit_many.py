@@ -19,6 +19,7 @@ from .._model import Model
 from .._penalized import penalize
 from .._results import FitResult
 from .._solvers import resolve_solver
+from ._distributed import agree, is_global, local_part, replicate
 from ._inputs import check_stacked, split_init, stack_ragged
 from ._programs import chunk_program, fit_chunk
 from ._schedule import (
@@ -31,6 +32,7 @@ from ._schedule import (
     take,
     worker_count,
 )
+from ._stream import fit_stream, is_stream
 
 __all__ = ["fit_many"]
 
@@ -58,6 +60,7 @@ def fit_many(
     devices=None,
     workers: int | None = None,
     progress: bool = False,
+    out=None,
 ) -> FitResult:
     """Fit ``model`` to every dataset of a batch; one :class:`~jaxmle.FitResult` with axis ``B``.
 
@@ -87,7 +90,12 @@ def fit_many(
             padded to a bucket size instead.
         devices: ``None`` to run on the default device; ``"all"`` for every local device
             (``jax.local_devices()``), or a sequence of devices. Each chunk is sharded over them
-            along the batch axis (padded to a multiple of their number).
+            along the batch axis (padded to a multiple of their number). ``"global"``: every
+            device of every process, after ``jax.distributed.initialize()``; every process calls
+            ``fit_many`` with its own datasets (their numbers may differ) and gets back their
+            results, equal to one process fitting every process's datasets in process order
+            (multiple starts use the dataset's index in that order). ``chunk_size`` is then
+            per process. See :mod:`jaxmle._batch._distributed`.
         workers: at most this many host threads fitting chunks concurrently on a single CPU
             device (``None``: one per CPU core available to the process; 1 for one chunk at a
             time). XLA runs each chunk's solver loop on about one core, so independent chunks in
@@ -96,7 +104,13 @@ def fit_many(
             ``jnp.linalg``) always run one chunk at a time: jaxlib's CPU LAPACK kernels block
             inside XLA's thread pool and could deadlock when run concurrently. Ignored with
             ``devices=`` (each device already runs its share) and on accelerators.
-        progress: print one line per finished chunk to stderr.
+        progress: print one line per finished chunk to stderr (per batch when streaming).
+        out: stream: a ``.parquet``/``.pq`` or ``.csv`` path that receives one row per dataset as
+            each batch finishes; ``datasets`` is then a list or iterator of batches (any other
+            input is one batch), and a summary is returned. An iterator (a generator, say)
+            streams without ``out=`` too and returns the joined result. Each batch is anything
+            this function takes; ``weights``/``groups`` give one item per batch. See
+            :mod:`jaxmle._batch._stream`.
         penalty, prior: as in :func:`~jaxmle.fit` (Firth, ridge, MAP), for every dataset.
         formula, by: ``datasets`` is a pandas DataFrame, ``formula`` a regression's formula (as
             in :func:`~jaxmle.fit`) and ``by`` a column name (or list of them): one fit per group
@@ -121,6 +135,9 @@ def fit_many(
         >>> [round(float(m), 6) for m in res.params["loc"]]
         [1.0, 3.0]
     """
+    if is_stream(datasets, out):  # batches one after another, written to `out` as they finish
+        options = {k: v for k, v in locals().items() if k not in ("model", "datasets", "out")}
+        return fit_stream(fit_many, model, datasets, out, options)
     if formula is not None or by is not None:  # a DataFrame split into groups by a column
         options = {k: v for k, v in locals().items() if k not in ("model", "datasets")}
         del options["formula"], options["by"]
@@ -150,11 +167,17 @@ def fit_many(
         good = next(b for b in range(batch) if b not in refused)
         stand_in[list(refused)] = good
     shared_init, own_init = split_init(model, init, batch)
-    index = np.arange(batch, dtype=np.int32) if n_starts > 1 else None
     mesh = device_mesh(devices)
     n_devices = 1 if mesh is None else mesh.size
+    distributed, offset, batch_max = is_global(mesh), 0, batch
+    if distributed:  # devices="global": agree with the other processes on shapes and chunks
+        options = (model.name, n_starts, int(max_steps), cov_type, chunk_size, sorted(own_init))
+        data, weights, groups, offset, batch_max = agree(data, weights, groups, batch, options)
+        shared_init, key = replicate(mesh, (shared_init, key))
+        n_devices = mesh.size // jax.process_count()  # a chunk is this process's part
+    index = offset + np.arange(batch, dtype=np.int32) if n_starts > 1 else None
 
-    chunk = choose_chunk_size(chunk_size, data, batch, n_devices)
+    chunk = choose_chunk_size(chunk_size, data, batch_max, n_devices)
     solve = functools.partial(
         fit_chunk,
         model=model,
@@ -185,7 +208,7 @@ def fit_many(
             done, elapsed = min(n_chunks * chunk, batch), time.perf_counter() - started
             print(f"jaxmle.fit_many: {done}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
 
-    starts = range(0, batch, chunk)
+    starts = range(0, batch_max, chunk)  # batch_max: every process runs as many chunks
     workers = worker_count(workers, mesh, len(starts))
     if mesh is None and jax.default_backend() == "cpu":
         # Compiled ahead of time, with the CPU compiler options, so that one trace both compiles
@@ -196,8 +219,12 @@ def fit_many(
         pieces = run_chunks(compute_chunk, starts, workers, check_values, report)
     except KeyboardInterrupt as err:
         completed = getattr(err, "completed", None)
+        if distributed and completed:
+            completed = [local_part(piece) for piece in completed]
         done = min(len(completed or ()) * chunk, batch)
         err.partial = join_results(completed, done) if completed else None
         raise
+    if distributed:
+        pieces = [local_part(piece) for piece in pieces]
     res = join_results(pieces, batch)
     return res if refused is None else mark_refused(res, refused)

@@ -26,6 +26,7 @@ from jax.sharding import PartitionSpec as P
 
 from .._results import FitResult, Messages
 from .._status import Status
+from ._distributed import global_mesh, global_placement
 from ._inputs import bucket_size, bytes_per_dataset
 
 #: Bytes of data per chunk aimed at by the automatic chunk size, per platform. On a CPU a chunk
@@ -187,13 +188,16 @@ def take(tree, *, index, contiguous, place):
 
 
 def device_mesh(devices):
-    """A 1-D mesh with axis ``"batch"`` over ``devices`` (``"all"``: the local ones), or None."""
+    """A 1-D mesh with axis ``"batch"`` over ``devices`` (``"all"``: the local ones; ``"global"``:
+    those of every process, see :mod:`._distributed`), or None."""
     if devices is None:
         return None
     if isinstance(devices, str):
+        if devices == "global":
+            return global_mesh()
         if devices != "all":
             raise ValueError(
-                f"devices must be None, 'all' or a sequence of devices, got {devices!r}"
+                f"devices must be None, 'all', 'global' or a sequence of devices, got {devices!r}"
             )
         devices = jax.local_devices()
     devices = list(devices)
@@ -206,6 +210,8 @@ def placement(mesh):
     """How a chunk's arrays go to the device(s): split along the batch axis over a mesh."""
     if mesh is None:
         return jax.device_put
+    if mesh.is_multi_process:  # devices="global": this process's part of the chunk
+        return global_placement(mesh)
     sharding = NamedSharding(mesh, P("batch"))
     return lambda piece: jax.device_put(piece, sharding)
 

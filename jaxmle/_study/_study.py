@@ -43,7 +43,8 @@ def study(
     include_failed: bool = False,
     chunk_size: int | None = None,
     max_steps: int = DEFAULT_MAX_STEPS,
-) -> Study:
+    part=None,
+) -> Study | None:
     """Run a simulation study: every scenario at every sample size, ``n_rep`` replicates each.
 
     Each replicate draws a dataset from the model at the true parameters, fits it, and builds the
@@ -88,9 +89,19 @@ def study(
         chunk_size: replicates fitted per compiled call and per checkpoint file (default
             ``min(n_rep, 2000)``).
         max_steps: the solver's iteration budget per fit.
+        part: split the study over several processes or jobs, which share ``checkpoint``:
+            ``(index, count)`` fits only chunks ``j`` (in design order: scenario, size, then
+            replicate range) with ``j % count == index``, after loading what the directory
+            already holds; ``"processes"`` is ``(jax.process_index(), jax.process_count())``
+            after ``jax.distributed.initialize()``, and waits for every process before
+            assembling. The call returns the whole study once every chunk is in the directory
+            (equal to one process's, since each replicate's key depends on its place only), else
+            ``None``: then a later call with the same arguments and no ``part`` (or the last part
+            to finish) loads every chunk and computes none. Directories of parts that did not
+            share a filesystem combine by copying their chunk files into one of them.
 
     Returns:
-        A :class:`~jaxmle.study.Study`.
+        A :class:`~jaxmle.study.Study` (``None`` for a ``part`` while other parts are missing).
 
     Examples:
         >>> import jax, jaxmle as jm
@@ -116,14 +127,20 @@ def study(
         "max_steps": int(max_steps),
         **design.describe(),
     }
+    share = _share(part, checkpoint)
     store = None if checkpoint is None else Checkpoint(checkpoint, description)
     runner = _Runner(bound, design, generate, key, int(max_steps))
     chunks = {}
     computed = loaded = 0
     started = time.perf_counter()
+    others = []  # with part: the chunks left to the other parts
     with _progress_bar(progress, len(design.truths) * len(design.sizes) * design.n_rep) as bar:
-        for s, n, start, stop in design.chunks():
+        for j, (s, n, start, stop) in enumerate(design.chunks()):
             arrays = None if store is None else store.load(s, n, start, stop)
+            if arrays is None and share is not None and j % share[1] != share[0]:
+                others.append((s, n, start, stop))
+                chunks.setdefault((s, n), []).append((start, None))
+                continue
             if arrays is None:
                 arrays = runner.chunk(s, n, start, stop)
                 if store is not None:
@@ -131,10 +148,26 @@ def study(
                 computed += 1
             else:
                 loaded += 1
-            chunks.setdefault((s, n), []).append(arrays)
+            chunks.setdefault((s, n), []).append((start, arrays))
             bar.update(stop - start)
+    if part == "processes":  # every process, so that none waits for one that did not come
+        from jax.experimental import multihost_utils
+
+        multihost_utils.sync_global_devices("jaxmle.study: every part's chunks are saved")
+    if others:
+        found = {chunk: store.load(*chunk) for chunk in others}
+        if any(arrays is None for arrays in found.values()):
+            return None
+        loaded += len(found)
+        chunks = {
+            (s, n): [
+                (start, found.get((s, n, start, _stop(design, start))) if a is None else a)
+                for start, a in parts
+            ]
+            for (s, n), parts in chunks.items()
+        }
     results = {
-        cell: {name: np.concatenate([c[name] for c in parts]) for name in parts[0]}
+        cell: {name: np.concatenate([c[name] for _, c in parts]) for name in parts[0][1]}
         for cell, parts in chunks.items()
     }
     return Study(
@@ -192,6 +225,31 @@ class _Runner:
             max_steps=self.max_steps,
         )
         return {name: value[: reps.size].copy() for name, value in host(outputs).items()}
+
+
+def _share(part, checkpoint):
+    """``(index, count)`` of this part of the study, or None."""
+    if part is None:
+        return None
+    if checkpoint is None:
+        raise ValueError("part needs checkpoint: a directory where the parts' chunks meet")
+    if isinstance(part, str):
+        if part != "processes":
+            raise ValueError(f"part must be None, 'processes' or (index, count), got {part!r}")
+        return jax.process_index(), jax.process_count()
+    try:
+        index, count = (int(v) for v in part)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"part must be None, 'processes' or (index, count), got {part!r}"
+        ) from None
+    if not 0 <= index < count:
+        raise ValueError(f"part=(index, count) needs 0 <= index < count, got {part!r}")
+    return index, count
+
+
+def _stop(design, start: int) -> int:
+    return min(start + design.chunk_size, design.n_rep)
 
 
 def _bind(model, truths, n: int, generate, key):
