@@ -42,9 +42,10 @@ class LinearRegression(GLMModel):
     """Normal linear regression ``y = X beta + offset + e``, ``e ~ N(0, sigma^2)``.
 
     Parameters ``beta`` and ``sigma``. The estimate of ``sigma`` is the maximum-likelihood one,
-    ``sqrt(RSS / n)``; statsmodels' OLS reports ``sqrt(RSS / (n - p))`` and standard errors scaled
-    by it (multiply jaxmle's ``beta`` standard errors by ``sqrt(n / (n - p))`` to compare). The
-    start is the exact least-squares solution (column-scaled SVD), so Newton only polishes.
+    ``sqrt(RSS / n)``, and ``res.se`` the maximum-likelihood standard errors; ``res.bse``,
+    ``res.tvalues``, ``res.pvalues`` and ``res.conf_int()`` give OLS inference (``s^2 = RSS /
+    (n - p)``, Student t on ``n - p`` degrees of freedom), as statsmodels' OLS reports. The start
+    is the exact least-squares solution (column-scaled SVD), so Newton only polishes.
 
     Args:
         n_features: number of columns of ``X`` (else taken from the data).
