@@ -15,7 +15,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._compile import program
+from ._compile import SINGLE_FIT_OPTIONS, program
 from ._covariance import delta_method, unconstrained_covariance
 from ._diagnostics import on_boundary, valid_problem
 from ._model import Model, check_logpdf_shape
@@ -147,6 +147,7 @@ def fit(
 
 
 @program(
+    options=SINGLE_FIT_OPTIONS,
     static_argnames=("model", "solver", "max_steps", "cov_type", "n_starts", "init_sampler"),
 )
 def _fit_compiled(
