@@ -12,6 +12,8 @@ never differentiated. A fit whose status is not ``CONVERGED`` has NaN derivative
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 
@@ -114,10 +116,11 @@ def fit(
         >>> round(float(jax.grad(lambda x: jm.fit(model, x).params["loc"])(x)[0]), 12)
         0.25
     """
+    spec = None
     if formula is not None:  # a DataFrame and a formula: X and y from formulaic
         from ._formula import formula_inputs
 
-        data, weights, groups = formula_inputs(model, data, formula, weights, groups)
+        data, weights, groups, spec = formula_inputs(model, data, formula, weights, groups)
     model = model.bind(data)  # before conversion: a DataFrame X names the coefficients
     model = penalize(model, penalty, prior)
     data = as_data(data, f"{model.name}: ")
@@ -131,7 +134,7 @@ def fit(
             validate_init(model, init)
     if init is not None:
         init = {name: jnp.asarray(value, dtype=float) for name, value in init.items()}
-    return _fit_compiled(
+    res = _fit_compiled(
         data,
         weights,
         init,
@@ -144,6 +147,7 @@ def fit(
         n_starts=n_starts,
         init_sampler=init_sampler,
     )
+    return res if spec is None else dataclasses.replace(res, formula=spec)
 
 
 @program(

@@ -57,6 +57,7 @@ class Design:
     groups: list | None
     by: object
     index: object
+    spec: object = None
 
     def describe(self, k: int) -> str:
         """``"group site='north'"`` for dataset ``k`` (``""`` without ``by``)."""
@@ -166,14 +167,55 @@ def build_design(model, frame, formula: str, *, by=None, weights=None, groups=No
         groups=None if codes is None else [codes[kept[m]] for m in members],
         by=by,
         index=index,
+        spec=FormulaSpec(formula, matrices.model_spec, context),
     )
 
 
+class FormulaSpec:
+    """A fitted formula's model specification (formulaic's ``ModelSpecs``): it turns a new
+    DataFrame into the design the fit used, with the same columns and categorical levels.
+
+    Results of formula fits carry it (``res.formula``), so that post-estimation methods take a
+    DataFrame: ``res.predict(new_frame)``. Compared by identity (formulaic's specs are not
+    hashable), which is what a static field of a result needs.
+    """
+
+    def __init__(self, formula: str, spec, context: dict):
+        self.formula = formula
+        self._spec = spec
+        self._context = context
+
+    def __repr__(self) -> str:
+        return f"FormulaSpec({self.formula!r})"
+
+    def data(self, frame) -> dict:
+        """``{"X": DataFrame, "y": array}`` for ``frame`` (``y`` when the response is there)."""
+        pd = _pandas()
+        from formulaic.errors import FormulaicError
+
+        frame = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(frame)
+        try:
+            X = self._spec.rhs.get_model_matrix(
+                frame, context=self._context, na_action="raise", output="pandas"
+            )
+            out = {"X": X.astype(float)}
+            response = [str(v) for v in self._spec.lhs.required_variables]
+            if all(name in frame.columns for name in response):
+                y = self._spec.lhs.get_model_matrix(frame, context=self._context, output="pandas")
+                out["y"] = y.iloc[:, 0].to_numpy(dtype=float)
+        except (FormulaicError, ValueError, KeyError) as err:
+            message = f"formula {self.formula!r} on the new data: {_one_line(err)}"
+            raise ValueError(message) from None
+        out["X"].columns = [str(c) for c in out["X"].columns]
+        return out
+
+
 def formula_inputs(model, data, formula, weights, groups):
-    """``(data, weights, groups)`` of :func:`~jaxmle.fit` for ``formula`` on the frame ``data``."""
+    """``(data, weights, groups, spec)`` of :func:`~jaxmle.fit` for ``formula`` on the frame
+    ``data``; ``spec`` is the :class:`FormulaSpec` the result keeps."""
     design = build_design(model, data, formula, weights=weights, groups=groups)
     first = lambda values: None if values is None else values[0]  # noqa: E731
-    return design.datasets[0], first(design.weights), first(design.groups)
+    return design.datasets[0], first(design.weights), first(design.groups), design.spec
 
 
 def fit_many_formula(fit_many, model, data, formula, by, options: dict):
@@ -195,6 +237,7 @@ def fit_many_formula(fit_many, model, data, formula, by, options: dict):
         refused = {k: design.locate(res.messages[k]) for k in res.messages.refused}
         messages = type(res.messages)(refused, len(res.messages))  # _results.Messages
         res = dataclasses.replace(res, messages=messages)
+    res = dataclasses.replace(res, formula=design.spec)
     return with_groups(res, design.labels)
 
 

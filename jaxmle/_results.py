@@ -78,6 +78,8 @@ class FitResult:
             refused (``messages[i]`` is ``""`` for a fitted one); ``None`` otherwise (static).
         groups: for ``fit_many(df, formula=..., by=...)``, the group label of each fit, in
             batch order (Python scalars, or tuples for several ``by`` columns); else ``None``.
+        formula: for a formula fit, its specification (static): the post-estimation methods
+            then take a DataFrame, turned into the fit's design (same columns and levels).
     """
 
     params: dict
@@ -97,6 +99,7 @@ class FitResult:
     names: tuple | None = dataclasses.field(default=None, metadata=dict(static=True))
     messages: Messages | None = dataclasses.field(default=None, metadata=dict(static=True))
     groups: tuple | None = dataclasses.field(default=None, metadata=dict(static=True))
+    formula: object = dataclasses.field(default=None, metadata=dict(static=True))
 
     # -- shape of a batch ------------------------------------------------------------------------
     @property
@@ -267,6 +270,12 @@ class FitResult:
             start = stop
 
     # -- post-estimation (regressions; these take the data, which a FitResult does not keep) ------
+    def _design(self, data):
+        """``data`` as the fit's design: a DataFrame goes through the fit's formula."""
+        if self.formula is None or isinstance(data, dict):
+            return data
+        return self.formula.data(data)
+
     def predict(self, data, which: str = "mean", se: bool = False, level: float = 0.95):
         """Predictions of a GLM-type regression on ``data`` (the fitted dict, or new rows).
 
@@ -298,39 +307,39 @@ class FitResult:
             >>> round(float(pred.predicted[0]), 4), round(float(pred.se[0]), 4)
             (16.397, 7.8451)
         """
-        return prediction(self, data, which, se, level)
+        return prediction(self, self._design(data), which, se, level)
 
     def get_prediction(self, data, which: str = "mean", level: float = 0.95):
         """statsmodels' name for ``predict(data, which, se=True, level)``."""
-        return prediction(self, data, which, True, level)
+        return prediction(self, self._design(data), which, True, level)
 
     def fittedvalues(self, data) -> jax.Array:
         """Fitted means ``mu`` on the fitted ``data`` (statsmodels GLM's ``fittedvalues``; for
         a binomial, per trial). A method: the result does not keep its data."""
-        return fitted_mean(self, data)
+        return fitted_mean(self, self._design(data))
 
     def resid_response(self, data) -> jax.Array:
         """Response residuals ``y - mu`` (``y - trials * mu`` for binomial counts) on the fitted
         ``data`` (statsmodels GLM's ``resid_response``)."""
-        return residuals(self, data, "response")
+        return residuals(self, self._design(data), "response")
 
     def resid_pearson(self, data) -> jax.Array:
         """Pearson residuals ``(y - mu) sqrt(m / V(mu))`` (``V`` the variance function, not
         divided by the dispersion; ``m`` binomial trials) on the fitted ``data`` (statsmodels
         GLM's ``resid_pearson``)."""
-        return residuals(self, data, "pearson")
+        return residuals(self, self._design(data), "pearson")
 
     def resid_deviance(self, data) -> jax.Array:
         """Deviance residuals ``sign(y - mu) sqrt(m d(y, mu))`` (``d`` the family's unit
         deviance) on the fitted ``data`` (statsmodels GLM's ``resid_deviance``)."""
-        return residuals(self, data, "deviance")
+        return residuals(self, self._design(data), "deviance")
 
     def llnull(self, data, weights=None) -> jax.Array:
         """Log-likelihood of the null model: the same regression with ``X`` a column of ones
         (``offset``, ``trials`` and ``weights`` kept; extra parameters such as ``alpha`` or
         ``sigma`` re-estimated), fitted by maximum likelihood (statsmodels' ``llnull``). Eager
         only (it runs a fit); pass the ``weights`` the fit used."""
-        return null_loglik(self, data, weights)
+        return null_loglik(self, self._design(data), weights)
 
     def llr(self, data, weights=None) -> jax.Array:
         """The likelihood-ratio statistic against the null model, ``2 (loglik - llnull)``."""
@@ -339,7 +348,7 @@ class FitResult:
     def llr_pvalue(self, data, weights=None) -> jax.Array:
         """``P(chi2_df > llr)``, ``df`` = rank of ``X`` minus its constant column (statsmodels:
         ``df_model``, taken from the data)."""
-        return lr_pvalue(self, data, weights)
+        return lr_pvalue(self, self._design(data), weights)
 
     def prsquared(self, data, weights=None) -> jax.Array:
         """McFadden's pseudo R-squared ``1 - loglik / llnull``."""
@@ -365,7 +374,7 @@ class FitResult:
             >>> round(float(me.margeff[0]), 4), round(float(me.margeff_se[0]), 4)
             (0.1586, 0.0222)
         """
-        return average_margeff(self, data, at, method, weights)
+        return average_margeff(self, self._design(data), at, method, weights)
 
     # -- presentation ----------------------------------------------------------------------------
     def summary(
@@ -400,6 +409,9 @@ class FitResult:
                 f"summary() needs a single fit; this result holds {self.batch_shape} fits: "
                 "use res[i].summary()"
             )
+        if yname is None and self.formula is not None:
+            yname = self.formula.formula.split("~")[0].strip()
+        data = None if data is None else self._design(data)
         return _format_summary(self, level, names, data, weights, yname, method)
 
     def to_dataframe(self, level: float = 0.95, method: str = "transformed"):

@@ -33,6 +33,25 @@ def test_spector_logit_equals_statsmodels():
     check_against(res, smf.logit(formula, df).fit(disp=0, tol=1e-12))
 
 
+def test_post_estimation_takes_data_frames_through_the_formula():
+    df = sm.datasets.spector.load_pandas().data
+    formula = "GRADE ~ GPA + TUCE + PSI"
+    res = jm.fit(jm.Logit(), df, formula=formula)
+    ref = smf.logit(formula, df).fit(disp=0, tol=1e-12)
+    new = df.iloc[[0, 5, 9]].drop(columns="GRADE")  # no response: predictions only
+    got = res.predict(new, se=True)
+    want = ref.get_prediction(new).summary_frame()
+    np.testing.assert_allclose(got.predicted, want["predicted"], rtol=1e-10)
+    np.testing.assert_allclose(got.se, want["se"], rtol=2e-8)
+    np.testing.assert_allclose(res.llnull(df), ref.llnull, rtol=1e-10)
+    np.testing.assert_allclose(res.prsquared(df), ref.prsquared, rtol=1e-10)
+    effects = res.get_margeff(df).summary_frame()
+    np.testing.assert_allclose(effects["dy/dx"], ref.get_margeff().margeff, rtol=1e-9)
+    assert "Dep. variable:    GRADE" in res.summary(data=df)
+    with pytest.raises(ValueError, match="on the new data"):
+        res.predict(new.drop(columns="GPA"))
+
+
 @pytest.fixture(scope="module")
 def frame():
     rng = np.random.default_rng(1)
