@@ -8,13 +8,26 @@ inside ``compilation_cache.put_executable_and_time``). To reuse compiled program
 reruns, export ``JAX_COMPILATION_CACHE_DIR=.pytest_cache/jax`` (JAX reads it).
 """
 
+import os
 import sys
 from pathlib import Path
 
-import jax
-import pytest
+from jaxmle._compile import SINGLE_FIT_OPTIONS
 
-from jaxmle._batch import _programs
+#: The tests' own ``jit`` programs (``jit(vmap(fit))``, ``grad`` through fits, eager operations)
+#: compile as jaxmle compiles one dataset's fit (:data:`jaxmle._compile.SINGLE_FIT_OPTIONS`:
+#: XLA's older CPU emitters, LLVM level 0); jaxmle's own programs set their options themselves.
+#: The programs are the same HLO with the same IEEE semantics (XLA's CPU backend does no fast-math
+#: at any level); compiling them takes 2-3 times less (tests/test_implicit_diff.py: 58.6 s with
+#: XLA's defaults, 22.3 s). ``JAXMLE_TEST_XLA_DEFAULTS=1`` runs the tests with XLA's defaults.
+if not os.environ.get("JAXMLE_TEST_XLA_DEFAULTS"):
+    _flags = " ".join(f"--{key}={str(value).lower()}" for key, value in SINGLE_FIT_OPTIONS.items())
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_flags}".strip()
+
+import jax  # noqa: E402  (after XLA_FLAGS)
+import pytest  # noqa: E402
+
+from jaxmle._batch import _programs  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
