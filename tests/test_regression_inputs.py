@@ -95,7 +95,7 @@ def test_shape_errors():
 
 def test_response_errors():
     y01 = (X3[:, 1] > 0).astype(float)
-    bad(jm.Logit(), {"X": X3, "y": y01 * 2.0}, r"Logit: data\['y'\] must be y in \{0, 1")
+    bad(jm.Logit(), {"X": X3, "y": y01 * 2.0}, r"Logit: data\['y'\] must satisfy y in \{0, 1")
     bad(jm.Probit(), {"X": X3, "y": y01 - 0.5}, "Probit")
     trials = np.full(N, 3.0)
     bad(jm.Logit(), {"X": X3, "y": trials + 1.0, "trials": trials}, "trials < y")

@@ -211,6 +211,6 @@ def response_error(model: str, y, bad, support: str) -> ValueError:
     where = np.flatnonzero(bad)
     values = np.asarray(y)[where[:5]].tolist()
     return ValueError(
-        f"{model}: data['y'] must be {support}; found {len(where)} value(s) outside: {values}"
+        f"{model}: data['y'] must satisfy {support}; found {len(where)} value(s) outside: {values}"
         f"{' ...' if len(where) > 5 else ''} (first at index {int(where[0])})"
     )
