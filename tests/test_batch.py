@@ -178,10 +178,15 @@ def test_jax_and_numpy_inputs_and_weights_agree():
     _assert_closed_form(res_np, [x[:20] for x in datasets])
 
 
-def test_progress_reports_each_chunk(capsys):
-    jm.fit_many(NORMAL, np.stack(_normal_batch(5, [20] * 12)), chunk_size=4, progress=True)
+def test_progress_reports_each_chunk(capsys, monkeypatch):
+    batch = np.stack(_normal_batch(5, [20] * 12))
+    jm.fit_many(NORMAL, batch, chunk_size=4, progress=True)  # tqdm's bar
+    err = capsys.readouterr().err
+    assert "fit_many" in err and "12/12" in err
+    monkeypatch.setitem(sys.modules, "tqdm.auto", None)  # without tqdm: a line per chunk
+    jm.fit_many(NORMAL, batch, chunk_size=4, progress=True)
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 3 and lines[-1].startswith("jaxmle.fit_many: 12/12 fits done")
+    assert len(lines) == 3 and lines[-1].startswith("fit_many: 12/12 fits in")
 
 
 def test_devices_all_on_one_device_matches_default():

@@ -8,8 +8,6 @@ scheduled over threads or devices by :mod:`._schedule`.
 from __future__ import annotations
 
 import functools
-import sys
-import time
 
 import jax
 import numpy as np
@@ -17,6 +15,7 @@ import numpy as np
 from .._fit import DEFAULT_MAX_STEPS, check_starts
 from .._model import Model
 from .._penalized import penalize
+from .._progress import progress_bar
 from .._results import FitResult
 from .._solvers import resolve_solver
 from ._distributed import agree, is_global, local_part, replicate
@@ -104,7 +103,8 @@ def fit_many(
             ``jnp.linalg``) always run one chunk at a time: jaxlib's CPU LAPACK kernels block
             inside XLA's thread pool and could deadlock when run concurrently. Ignored with
             ``devices=`` (each device already runs its share) and on accelerators.
-        progress: print one line per finished chunk to stderr (per batch when streaming).
+        progress: a progress bar (tqdm's, with fits per second and the time left; one line per
+            chunk on stderr without tqdm), updated per finished chunk (per batch when streaming).
         out: stream: a ``.parquet``/``.pq`` or ``.csv`` path that receives one row per dataset as
             each batch finishes; ``datasets`` is then a list or iterator of batches (any other
             input is one batch), and a summary is returned. An iterator (a generator, say)
@@ -201,12 +201,14 @@ def fit_many(
         piece = take(per_dataset, index=rows, contiguous=contiguous, place=place)
         return solve(piece, shared_init, key)
 
-    started = time.perf_counter()
+    bar = progress_bar(progress, batch, "fit_many")
 
     def report(n_chunks):
-        if progress:
-            done, elapsed = min(n_chunks * chunk, batch), time.perf_counter() - started
-            print(f"jaxmle.fit_many: {done}/{batch} fits done in {elapsed:.1f}s", file=sys.stderr)
+        done = min(n_chunks * chunk, batch)
+        bar.update(done - report.done)
+        report.done = done
+
+    report.done = 0
 
     starts = range(0, batch_max, chunk)  # batch_max: every process runs as many chunks
     workers = worker_count(workers, mesh, len(starts))
@@ -216,7 +218,8 @@ def fit_many(
         solve, concurrent = chunk_program(solve, per_dataset, shared_init, key, chunk)
         workers = workers if concurrent else 1
     try:
-        pieces = run_chunks(compute_chunk, starts, workers, check_values, report)
+        with bar:
+            pieces = run_chunks(compute_chunk, starts, workers, check_values, report)
     except KeyboardInterrupt as err:
         completed = getattr(err, "completed", None)
         if distributed and completed:

@@ -9,6 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .._fit import DEFAULT_MAX_STEPS
+from .._progress import progress_bar
 from .._status import Status
 from ._checkpoint import Checkpoint
 from ._design import (
@@ -134,7 +135,8 @@ def study(
     computed = loaded = 0
     started = time.perf_counter()
     others = []  # with part: the chunks left to the other parts
-    with _progress_bar(progress, len(design.truths) * len(design.sizes) * design.n_rep) as bar:
+    total = len(design.truths) * len(design.sizes) * design.n_rep
+    with progress_bar(progress, total, "study") as bar:
         for j, (s, n, start, stop) in enumerate(design.chunks()):
             arrays = None if store is None else store.load(s, n, start, stop)
             if arrays is None and share is not None and j % share[1] != share[0]:
@@ -290,26 +292,3 @@ def _has_fixed_shapes(model) -> bool:
 
 def _qualname(fn) -> str:
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
-
-
-class _NoBar:
-    def update(self, count: int) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc) -> None:
-        pass
-
-
-def _progress_bar(show: bool, total: int):
-    if not show:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError as err:
-        raise ImportError(
-            "progress=True needs tqdm: pip install 'jaxmle[study]' (or pip install tqdm)"
-        ) from err
-    return tqdm(total=total, unit="fit", desc="study", smoothing=0.1)
