@@ -172,12 +172,15 @@ def test_malformed_inputs_are_one_line_messages(site_frame, tmp_path, capsys):
             f"negative.csv, group site={site(12)}, line 14: PoissonRegression: data['y']",
         ),
         ([str(paths["ok"]), "--model", "Poison", "--column", "y"], "choose one of Bernoulli"),
+        # Models that need constructor arguments are not offered: Mixture(family), Model(...).
+        ([str(paths["ok"]), "--model", "Mixture", "--column", "y"], "Cauchy, Exponential"),
         ([str(paths["ok"]), *regression, "--cov-type", "cluster"], "needs --groups COLUMN"),
         ([str(paths["ok"]), "--model", "Normal", "--formula", "y ~ x1"], "regression model"),
     ]
     for argv, expected in cases:
         assert main(["fit", *argv]) == 2, argv
         err = capsys.readouterr().err
+        assert "Mixture," not in err and "Model," not in err
         assert expected in err, (argv, err)
         assert err.count("\n") == 1 and "Traceback" not in err
     # --missing drop fits without the row, as statsmodels' missing="drop".
