@@ -258,7 +258,7 @@ def results_table(res, labels, by, level: float, messages):
     def flat(tree):
         return np.atleast_2d(np.asarray(flatten_batched(res.model, tree)))
 
-    lower, upper = res.conf_int(level)
+    lower, upper = res.conf_int(level, method="transformed")  # inside each constraint
     pieces = {
         "": flat(res.params),
         "se": flat(res.se),
