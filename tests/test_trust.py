@@ -447,3 +447,41 @@ def test_invalid_data_status_is_the_same_at_batch_sizes_1_and_1000():
             assert int(many.status[-1]) == jm.Status.INVALID_DATA
         with pytest.raises(ValueError, match=f"dataset {size - 1}: Gamma: data must satisfy"):
             jm.fit_many(jm.Gamma(), xs)
+
+
+def _new_models():
+    """The models of issue 15, each with one good dataset (n = 40) and its response key."""
+    rng = np.random.default_rng(0)
+    n = 40
+    X = np.column_stack([np.ones(n), rng.normal(size=n)])
+    return {
+        "firth": (jm.Logit(), {"X": X, "y": (rng.random(n) < 0.5) * 1.0}, {"penalty": "firth"}),
+        "zip": (jm.ZeroInflatedPoisson(), {"X": X, "y": rng.poisson(2.0, n) * 1.0}, {}),
+        "weibull_aft": (
+            jm.WeibullRegression(),
+            {"X": X, "y": rng.weibull(1.5, n) + 0.1, "event": np.ones(n)},
+            {},
+        ),
+        "mixture": (jm.Mixture(jm.Poisson(), 2), {"y": rng.poisson(3.0, n) * 1.0}, {}),
+    }
+
+
+@pytest.mark.parametrize("name", ["firth", "zip", "weibull_aft", "mixture"])
+def test_new_models_refuse_bad_data_alike_eagerly_and_at_batch_sizes_1_and_1000(name):
+    model, data, options = _new_models()[name]
+    unwrap = (lambda d: d["y"]) if name == "mixture" else (lambda d: d)  # noqa: E731
+    fit = jax.jit(jax.vmap(lambda d: jm.fit(model, unwrap(d), **options)))
+    for bad_value in (np.nan, -1.0 if name != "firth" else 2.0):  # NaN, then outside the support
+        bad = {key: value.copy() for key, value in data.items()}
+        bad["y"][3] = bad_value
+        with pytest.raises(ValueError):
+            jm.fit(model, unwrap(bad), **options)
+        for size in (1, 1000):
+            batch = {k: np.repeat(data[k][None], size, axis=0) for k in data}
+            for k in data:
+                batch[k][0] = bad[k]
+            status = np.asarray(fit(batch).status)
+            assert status[0] == jm.Status.INVALID_DATA, (name, bad_value, size)
+            assert np.all(status[1:] != jm.Status.INVALID_DATA)
+    with pytest.raises(ValueError):  # wrong keys (or a 2-D array for the mixture)
+        jm.fit(model, np.ones((40, 2)) if name == "mixture" else {"Z": np.ones(40)}, **options)
