@@ -201,13 +201,8 @@ def fit_problem(
 
     ``solver`` is a resolved solver object; ``init`` a dict of natural-scale starting values.
     """
-    model.check_shapes(problem.data)  # static: raises at trace time, under jit too
-    start = dict(model.init_params(problem))
-    if init is not None:
-        start.update({name: jnp.asarray(value) for name, value in init.items()})
-    check_logpdf_shape(model, start, problem.data)
-    u0 = model.to_unconstrained(start).astype(problem.dtype)
-    objective = Objective(model.objective, model.objective_derivatives)
+    u0 = starting_point(model, problem, init)
+    objective = model_objective(model)
     if n_starts == 1:
         solution = solve(solver, objective, u0, problem, max_steps)
         n_best = (solution.status == Status.CONVERGED).astype(jnp.int32)
@@ -215,6 +210,30 @@ def fit_problem(
         starts = draw_starts(model, problem, u0, key, n_starts, init_sampler)
         solutions = jax.vmap(lambda u: solve(solver, objective, u, problem, max_steps))(starts)
         solution, n_best = best_start(solutions)
+    return assemble(model, problem, solution, n_best, cov_type)
+
+
+def model_objective(model: Model) -> Objective:
+    """The negative log-likelihood a solver minimises, with the model's derivatives."""
+    return Objective(model.objective, model.objective_derivatives)
+
+
+def starting_point(model: Model, problem: Problem, init: dict | None) -> jax.Array:
+    """The start on the unconstrained scale: the model's data-driven start, overridden by the
+    natural-scale values of ``init``. Checks the data's shapes (at trace time, under jit too)."""
+    model.check_shapes(problem.data)
+    start = dict(model.init_params(problem))
+    if init is not None:
+        start.update({name: jnp.asarray(value) for name, value in init.items()})
+    check_logpdf_shape(model, start, problem.data)
+    return model.to_unconstrained(start).astype(problem.dtype)
+
+
+def assemble(model: Model, problem: Problem, solution, n_best, cov_type: str) -> FitResult:
+    """The result of a solver's ``solution``: covariance, final status, estimates.
+
+    ``n_best`` counts the starts that reached the optimum.
+    """
     solution = canonical_labelling(model, solution)
 
     curvature = model.covariance_hessian(solution.u, problem, solution.hessian)

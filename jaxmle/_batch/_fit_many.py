@@ -18,6 +18,7 @@ from .._penalized import penalize
 from .._progress import progress_bar
 from .._results import FitResult
 from .._solvers import resolve_solver
+from ._compaction import compacted_pieces
 from ._distributed import agree, is_global, local_part, replicate
 from ._inputs import check_stacked, split_init, stack_ragged
 from ._programs import chunk_program, fit_chunk
@@ -59,6 +60,7 @@ def fit_many(
     devices=None,
     workers: int | None = None,
     progress: bool = False,
+    compact: bool = True,
     out=None,
 ) -> FitResult:
     """Fit ``model`` to every dataset of a batch; one :class:`~jaxmle.FitResult` with axis ``B``.
@@ -103,6 +105,11 @@ def fit_many(
             ``jnp.linalg``) always run one chunk at a time: jaxlib's CPU LAPACK kernels block
             inside XLA's thread pool and could deadlock when run concurrently. Ignored with
             ``devices=`` (each device already runs its share) and on accelerators.
+        compact: retire converged fits between rounds of solver steps and re-pack the others
+            into fresh chunks (active-set compaction, :mod:`jaxmle._batch._compaction`), so that a
+            few slow fits do not keep their whole chunk iterating. The results are bit-for-bit
+            those of ``compact=False`` (every chunk iterating until its slowest fit is done).
+            Applies on one device with ``n_starts=1``; otherwise ignored.
         progress: a progress bar (tqdm's, with fits per second and the time left; one line per
             chunk on stderr without tqdm), updated per finished chunk (per batch when streaming).
         out: stream: a ``.parquet``/``.pq`` or ``.csv`` path that receives one row per dataset as
@@ -212,6 +219,38 @@ def fit_many(
 
     starts = range(0, batch_max, chunk)  # batch_max: every process runs as many chunks
     workers = worker_count(workers, mesh, len(starts))
+    if compact and mesh is None and n_starts == 1:
+        # Converged fits retire between rounds; the same results, bit for bit (._compaction).
+        def chunk_rows(start):
+            return stand_in[np.minimum(np.arange(start, start + chunk), batch - 1)]
+
+        def load(rows):
+            contiguous = bool(np.all(np.diff(rows) == 1))
+            return take(per_dataset[:4], index=rows, contiguous=contiguous, place=place)
+
+        try:
+            with bar:
+                pieces = compacted_pieces(
+                    model=model,
+                    solver=solver,
+                    max_steps=int(max_steps),
+                    cov_type=cov_type,
+                    per_dataset=per_dataset[:4],
+                    shared_init=shared_init,
+                    chunk=chunk,
+                    load=load,
+                    chunk_rows=chunk_rows,
+                    starts=starts,
+                    workers=workers,
+                    check_values=check_values,
+                    report=report,
+                )
+        except KeyboardInterrupt as err:
+            done = min(len(err.completed) * chunk, batch)
+            err.partial = join_results(err.completed, done) if err.completed else None
+            raise
+        res = join_results(pieces, batch)
+        return res if refused is None else mark_refused(res, refused)
     if mesh is None and jax.default_backend() == "cpu":
         # Compiled ahead of time, with the CPU compiler options, so that one trace both compiles
         # the program and tells whether it may run in several threads at once.

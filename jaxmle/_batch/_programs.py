@@ -21,7 +21,7 @@ from .._compile import compile_lowered
 from .._fit import fit_problem
 from .._problem import Problem
 
-__all__ = ["chunk_program", "fit_chunk"]
+__all__ = ["abstract", "chunk_program", "compiled", "fit_chunk", "per_chunk"]
 
 
 @functools.partial(
@@ -116,23 +116,39 @@ def chunk_program(solve, per_dataset, shared_init, key, chunk: int):
     compiled for one chunk's shapes, and whether it is free of LAPACK-backed primitives (so that
     chunks may run in several threads). Cached per options and shapes, like ``jax.jit``'s own
     cache."""
-
-    def per_chunk(leaf):
-        shape = (chunk,) + tuple(np.shape(leaf)[1:])
-        return jax.ShapeDtypeStruct(shape, _dtype(leaf))
-
     args = (
-        jax.tree_util.tree_map(per_chunk, per_dataset),
-        jax.tree_util.tree_map(lambda v: jax.ShapeDtypeStruct(np.shape(v), _dtype(v)), shared_init),
+        per_chunk(per_dataset, chunk),
+        abstract(shared_init),
         None if key is None else jax.ShapeDtypeStruct(key.shape, key.dtype),
     )
+    return compiled(solve, *args)
+
+
+def per_chunk(per_dataset, chunk: int):
+    """Abstract values of one chunk of the batch ``per_dataset`` (leading axis ``chunk``)."""
+    return jax.tree_util.tree_map(
+        lambda leaf: jax.ShapeDtypeStruct((chunk,) + tuple(np.shape(leaf)[1:]), _dtype(leaf)),
+        per_dataset,
+    )
+
+
+def abstract(tree):
+    """Abstract values (shape and dtype) of the leaves of ``tree``."""
+    return jax.tree_util.tree_map(lambda v: jax.ShapeDtypeStruct(np.shape(v), _dtype(v)), tree)
+
+
+def compiled(program, *args):
+    """``(executable, concurrent)``: ``program`` (a ``functools.partial`` of a jitted function
+    with its static options bound) compiled ahead of time for the abstract ``args``, and whether
+    it may run in several threads at once (no LAPACK-backed primitive)."""
     signature = (
-        tuple(sorted(solve.keywords.items(), key=lambda item: item[0])),
+        program.func,
+        tuple(sorted(program.keywords.items(), key=lambda item: item[0])),
         jax.tree_util.tree_structure(args),
         tuple(jax.tree_util.tree_leaves(args)),
     )
     if signature not in _PROGRAMS:
-        traced = solve.func.trace(*args, **solve.keywords)
+        traced = program.func.trace(*args, **program.keywords)
         concurrent = not _contains(traced.jaxpr.jaxpr, BLOCKING_PRIMITIVES)
         if len(_PROGRAMS) >= _MAX_PROGRAMS:
             _PROGRAMS.pop(next(iter(_PROGRAMS)))

@@ -55,11 +55,19 @@ class Solution(NamedTuple):
 def iterate(solver, objective: Objective, u0: jax.Array, problem, max_steps: int) -> Solution:
     """Run ``solver`` from ``u0`` on ``problem`` for at most ``max_steps`` steps."""
     state = solver.init(objective, u0, problem)
+    state = jax.lax.while_loop(
+        lambda s: keep_going(s, max_steps), lambda s: solver.step(objective, s, problem), state
+    )
+    return conclude(solver, objective, state, problem)
 
-    def keep_going(s):
-        return (~s.done) & (s.n_iter < max_steps)
 
-    state = jax.lax.while_loop(keep_going, lambda s: solver.step(objective, s, problem), state)
+def keep_going(state, max_steps: int) -> jax.Array:
+    """Whether a solver state still iterates: not done, and steps left."""
+    return (~state.done) & (state.n_iter < max_steps)
+
+
+def conclude(solver, objective: Objective, state, problem) -> Solution:
+    """The solution of a final state; a state that is not done ran out of steps (``MAX_STEPS``)."""
     status = jnp.where(state.done, state.status, Status.MAX_STEPS).astype(jnp.int32)
     return solver.finish(objective, state, problem, status)
 
