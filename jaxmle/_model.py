@@ -175,7 +175,7 @@ class Model(ValueIdentity):
             top_key = getattr(path[0], "key", None) if path else None
             may_be_infinite = top_key in self.infinite_data_keys
             ok = ~xp.isnan(leaf) if may_be_infinite else xp.isfinite(leaf)
-            ok = xp.reshape(ok, (ok.shape[0], -1)).all(axis=1)
+            ok = _rows_all(xp.reshape(ok, (ok.shape[0], -1)), xp)
             rows = ok if rows is None else rows & ok
         return rows
 
@@ -270,6 +270,14 @@ class Model(ValueIdentity):
     def diagnose(self, params: dict, problem: Problem, status: jax.Array) -> jax.Array:
         """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
         return status
+
+
+def _rows_all(ok, xp):
+    """``ok.all(axis=1)``; with numpy, one contiguous pass when every entry is True (the common
+    case: a reduction along a short second axis is several times slower)."""
+    if xp is np and ok.all():
+        return np.ones(ok.shape[0], bool)
+    return ok.all(axis=1)
 
 
 def check_leading_axes(name: str, data) -> int:

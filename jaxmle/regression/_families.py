@@ -187,6 +187,16 @@ class Binomial(Family):
             value = value + gammaln(trials + 1.0) - gammaln(y + 1.0) - gammaln(trials - y + 1.0)
         return value, y - trials * mu, -trials * e * inv * inv
 
+    def eta_information(self, eta, link, lam, trials):
+        """Logit link: ``m mu (1 - mu) = m e / (1 + e)^2`` with ``e = exp(-|eta|)``, one
+        exponential (the general log-space formula takes ten transcendental functions, and the
+        separation screen of every logistic fit evaluates it at each observation)."""
+        if link.name != "logit":
+            return super().eta_information(eta, link, lam, trials)
+        e = jnp.exp(-jnp.abs(eta))
+        inv = 1.0 / (1.0 + e)
+        return trials * e * inv * inv
+
     def variance(self, mu, lam):
         return mu * (1.0 - mu)
 
