@@ -190,7 +190,7 @@ def _no_states(model, solver, shapes, shared):
         if len(_NO_STATES) >= 16:
             _NO_STATES.pop(next(iter(_NO_STATES)))
         _NO_STATES[signature] = jax.tree_util.tree_map(
-            lambda leaf: jnp.zeros(leaf.shape, leaf.dtype), states
+            lambda leaf: jax.device_put(np.zeros(leaf.shape, leaf.dtype)), states  # no program
         )
     return _NO_STATES[signature]
 
