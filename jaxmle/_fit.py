@@ -229,10 +229,12 @@ def starting_point(model: Model, problem: Problem, init: dict | None) -> jax.Arr
     return model.to_unconstrained(start).astype(problem.dtype)
 
 
-def assemble(model: Model, problem: Problem, solution, n_best, cov_type: str) -> FitResult:
+def assemble(model: Model, problem: Problem, solution, n_best, cov_type: str, defer: bool = False):
     """The result of a solver's ``solution``: covariance, final status, estimates.
 
-    ``n_best`` counts the starts that reached the optimum.
+    ``n_best`` counts the starts that reached the optimum. With ``defer``, the expensive part of
+    the model's diagnosis is left out (:meth:`~jaxmle.Model.diagnose_screened`) and the return
+    value is ``(result, suspect)``: the fits whose status it could still change.
     """
     solution = canonical_labelling(model, solution)
 
@@ -245,7 +247,10 @@ def assemble(model: Model, problem: Problem, solution, n_best, cov_type: str) ->
         (status == Status.CONVERGED) & on_boundary(model, cov_u), Status.BOUNDARY, status
     )
     params = model.from_unconstrained(solution.u)
-    status = model.diagnose(params, problem, status)
+    if defer:
+        status, suspect = model.diagnose_screened(params, problem, status)
+    else:
+        status = model.diagnose(params, problem, status)
     valid = valid_problem(model, problem)
     status = jnp.where(valid, status, Status.INVALID_DATA).astype(jnp.int32)
     cov = delta_method(model, solution.u, cov_u)
@@ -262,7 +267,7 @@ def assemble(model: Model, problem: Problem, solution, n_best, cov_type: str) ->
     )
     # Data outside the support give no estimate at all, not a number that looks like one.
     estimates = jax.tree_util.tree_map(lambda leaf: jnp.where(valid, leaf, jnp.nan), estimates)
-    return FitResult(
+    result = FitResult(
         **nan_derivatives_unless(status == Status.CONVERGED, estimates),
         nobs=problem.nobs,
         status=status,
@@ -271,3 +276,4 @@ def assemble(model: Model, problem: Problem, solution, n_best, cov_type: str) ->
         model=model,
         cov_type=cov_type,
     )
+    return (result, suspect & valid) if defer else result

@@ -271,6 +271,13 @@ class Model(ValueIdentity):
         """Refine a fit's status code after solving (e.g. separation); default: unchanged."""
         return status
 
+    def diagnose_screened(self, params: dict, problem: Problem, status: jax.Array):
+        """``(status, suspect)``: :meth:`diagnose` without its expensive part, and whether that
+        part could still change this fit's status. Batches (:func:`~jaxmle.fit_many`) compile
+        and run the full :meth:`diagnose` only for the suspect fits. Default: all of
+        :meth:`diagnose`, nothing left for later."""
+        return self.diagnose(params, problem, status), jnp.asarray(False)
+
 
 def _rows_all(ok, xp):
     """``ok.all(axis=1)``; with numpy, one contiguous pass when every entry is True (the common

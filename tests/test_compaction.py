@@ -113,3 +113,24 @@ def test_weighted_quantile_by_bisection_equals_sorting_bit_for_bit(dtype):
         got = np.asarray(jax.jit(jax.vmap(lambda a, b, q=q: weighted_quantile(a, b, q)))(x, w))
         want = np.array([_sorted_quantile(a, b, q) for a, b in zip(x, w, strict=True)], dtype)
         np.testing.assert_array_equal(got, want)
+
+
+def test_the_exact_separation_check_runs_only_for_suspect_fits_and_agrees_with_the_inline_one():
+    from jaxmle._batch import _compaction, _programs
+
+    def diagnosis_programs():
+        return [key for key in _programs._PROGRAMS if key[0] is _compaction.diagnose_chunk]
+
+    rng = np.random.default_rng(8)
+    X = np.concatenate([np.ones((40, 50, 1)), rng.normal(size=(40, 50, 3))], axis=2)
+    y = (rng.random((40, 50)) < 0.5).astype(float)
+    model = jm.Logit(n_features=4)
+    before = len(diagnosis_programs())
+    jm.fit_many(model, {"X": X, "y": y}, chunk_size=16)
+    assert len(diagnosis_programs()) == before  # nothing suspect: never compiled
+    y[[3, 17, 30]] = (X[[3, 17, 30], :, 2] > 0).astype(float)  # separated
+    compact, plain = _both(model, {"X": X, "y": y}, chunk_size=16)
+    _assert_bit_identical(compact, plain)
+    assert len(diagnosis_programs()) == before + 1
+    separated = np.flatnonzero(np.asarray(compact.status) == jm.Status.SEPARATION)
+    assert separated.tolist() == [3, 17, 30]

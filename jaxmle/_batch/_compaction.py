@@ -21,6 +21,7 @@ chunk of a batch has the same shape, so the results are bit-for-bit those of one
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import jax
@@ -45,7 +46,8 @@ def fit_round(
     (``fresh``, a scalar) or the given ``states``, solver steps until at most ``threshold`` fits
     still iterate (at least one step), then every fit's result from its state.
 
-    Returns ``(states, results)``; the results of fits that still iterate are discarded.
+    Returns ``(states, (results, suspect))``; the results of fits that still iterate are
+    discarded, and ``suspect`` marks the fits whose full diagnosis is still to be run.
     """
     data, weights, groups, init = per_dataset
     problems = jax.vmap(Problem.build)(data, weights, groups)
@@ -59,9 +61,17 @@ def fit_round(
     def finish(state, problem):
         solution = conclude(solver, objective, state, problem)
         n_best = (solution.status == Status.CONVERGED).astype(jnp.int32)
-        return assemble(model, problem, solution, n_best, cov_type)
+        return assemble(model, problem, solution, n_best, cov_type, defer=True)
 
     return states, jax.vmap(finish)(states, problems)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def diagnose_chunk(per_dataset, params, status, *, model):
+    """The model's full diagnosis of a chunk of results (:meth:`~jaxmle.Model.diagnose`)."""
+    data, weights, groups, _ = per_dataset
+    problems = jax.vmap(Problem.build)(data, weights, groups)
+    return jax.vmap(model.diagnose)(params, problems, status)
 
 
 def _advance(solver, objective, states, problems, threshold, max_steps):
@@ -137,12 +147,16 @@ def compacted_pieces(
         live = live_lanes(states)
         return _Open(rows, states, results, live) if live.any() else results
 
+    rows = [chunk_rows(start) for start in starts]
+
+    def diagnosed(pieces):  # the leading finished chunks' results, their diagnosis complete
+        pieces = _leading_finished(pieces)
+        return _diagnose_suspects(model, pieces, rows[: len(pieces)], load, chunk)
+
     try:
         rounds = run_chunks(first_round, starts, workers, check_values, report)
     except KeyboardInterrupt as err:
-        err.completed = _leading_finished(
-            [settle(*round_) for round_ in getattr(err, "completed", [])]
-        )
+        err.completed = diagnosed([settle(*round_) for round_ in getattr(err, "completed", [])])
         raise
     pieces = [settle(*round_) for round_ in rounds]
 
@@ -152,9 +166,41 @@ def compacted_pieces(
     try:
         _drain(pieces, advance, chunk, workers, live_lanes)
     except KeyboardInterrupt as err:
-        err.completed = _leading_finished(pieces)
+        err.completed = diagnosed(pieces)
         raise
-    return [piece.finished() if isinstance(piece, _Open) else piece for piece in pieces]
+    return diagnosed([piece.finished() if isinstance(piece, _Open) else piece for piece in pieces])
+
+
+def _diagnose_suspects(model, pieces, rows, load, chunk) -> list:
+    """The chunks' results, with the full diagnosis of the suspect fits applied to their status.
+
+    ``pieces`` holds each chunk's ``(result, suspect)``. The suspect fits of all chunks are
+    packed into full chunks for :func:`diagnose_chunk`, compiled only when there is one.
+    """
+    suspects = [(k, np.flatnonzero(np.asarray(suspect))) for k, (_, suspect) in enumerate(pieces)]
+    suspects = [(k, lanes) for k, lanes in suspects if len(lanes)]
+    results = [result for result, _ in pieces]
+    if not suspects:
+        return results
+    statuses = {k: np.array(results[k].status) for k, _ in suspects}
+    program = None
+    for pack in _packs(suspects, chunk):
+        members = [(results[k], rows[k], lanes) for k, lanes in pack]
+        picked = np.concatenate([r[lanes] for _, r, lanes in members])
+        params = _gather([(result.params, lanes) for result, _, lanes in members])
+        status = np.concatenate([np.asarray(result.status)[lanes] for result, _, lanes in members])
+        picked, params, status = _padded((picked, params, status), chunk)
+        piece = load(picked)
+        if program is None:
+            diagnose = functools.partial(diagnose_chunk, model=model)
+            program, _ = compiled(diagnose, *abstract((piece, params, status)))
+        refined, at = np.asarray(program(piece, params, status)), 0
+        for k, lanes in pack:
+            statuses[k][lanes] = refined[at : at + len(lanes)]
+            at += len(lanes)
+    for k, status in statuses.items():
+        results[k] = dataclasses.replace(results[k], status=jnp.asarray(status))
+    return results
 
 
 def _initial_states(model, solver, problems, init, shared_init):
@@ -190,7 +236,8 @@ def _no_states(model, solver, shapes, shared):
         if len(_NO_STATES) >= 16:
             _NO_STATES.pop(next(iter(_NO_STATES)))
         _NO_STATES[signature] = jax.tree_util.tree_map(
-            lambda leaf: jax.device_put(np.zeros(leaf.shape, leaf.dtype)), states  # no program
+            lambda leaf: jax.device_put(np.zeros(leaf.shape, leaf.dtype)),
+            states,  # no program
         )
     return _NO_STATES[signature]
 
@@ -223,9 +270,8 @@ def _drain(pieces, advance, chunk, workers, live_lanes) -> None:
             rows = np.concatenate([piece.rows[lanes] for piece, lanes in members])
             states = _gather([(piece.states, lanes) for piece, lanes in members])
             # Padding repeats the last fit, frozen: it takes no step of its own.
-            n, pad = len(rows), np.full(chunk - len(rows), len(rows) - 1)
-            rows = np.concatenate([rows, rows[pad]])
-            states = jax.tree_util.tree_map(lambda leaf: np.concatenate([leaf, leaf[pad]]), states)
+            n = len(rows)
+            rows, states = _padded((rows, states), chunk)
             states = states._replace(done=states.done | (np.arange(chunk) >= n))
             return advance(rows, states, threshold)
 
@@ -256,6 +302,16 @@ def _scatter(target, lanes, source, part) -> None:
         jax.tree_util.tree_leaves(target), jax.tree_util.tree_leaves(source), strict=True
     ):
         into[lanes] = np.asarray(leaf)[part]
+
+
+def _padded(tree, chunk: int):
+    """Every leaf of ``tree`` (host arrays with a common leading axis) extended to ``chunk``
+    entries by repeating its last one."""
+
+    def pad(leaf):
+        return np.concatenate([leaf, np.repeat(leaf[-1:], chunk - len(leaf), axis=0)])
+
+    return jax.tree_util.tree_map(pad, tree)
 
 
 def _packs(pool, chunk: int) -> list:

@@ -134,8 +134,29 @@ def screened_separation(model, params, problem, status):
     """``glm_separation(...)[0]``, computed only for fits that look like they diverge.
 
     Traceable; under ``vmap`` the exact check runs (for the whole batch) only when some fit in it
-    is suspicious, otherwise it costs one pass over the data. See the module docstring.
+    is suspicious (:func:`separation_suspect`), otherwise it costs one pass over the data. See
+    the module docstring.
     """
+    suspicious = separation_suspect(model, params, problem, status)
+
+    # The body reads ``params`` and ``weights`` through the loop counter (times ``k + 1 = 1``,
+    # exact): what is computed from loop-invariant values only (such as the column norms of X) is
+    # hoisted out of the loop by XLA, and so computed unconditionally.
+    def check(state):
+        k = state[1]
+        one = (k + 1).astype(problem.dtype)
+        scaled = {key: value * one for key, value in params.items()}
+        reweighted = problem.with_weights(problem.weights * one)
+        return jnp.asarray(False), k + 1, glm_separation(model, scaled, reweighted)[0]
+
+    start = (suspicious, jnp.asarray(0, jnp.int32), jnp.asarray(False))
+    return lax.while_loop(lambda state: state[0], check, start)[2]
+
+
+def separation_suspect(model, params, problem, status):
+    """Whether a fit shows the marks of a diverging one (module docstring): a status other than
+    ``CONVERGED``, or an observation whose weighted information has (nearly) vanished. False for
+    models that cannot separate."""
     family = model.family.name
     applies = family == "binomial" or (
         family in ("poisson", "negative_binomial") and model.link.name == "log"
@@ -155,20 +176,7 @@ def screened_separation(model, params, problem, status):
     mu0 = mean(model.family.start_mean(y, trials, w))
     typical = model.family.eta_information(model.link(mu0), model.link, lam, mean(trials))
     smallest = jnp.min(jnp.where(live, w * info, jnp.inf))
-    suspicious = (status != Status.CONVERGED) | ~(smallest >= SCREEN * typical)
-
-    # The body reads ``params`` and ``weights`` through the loop counter (times ``k + 1 = 1``,
-    # exact): what is computed from loop-invariant values only (such as the column norms of X) is
-    # hoisted out of the loop by XLA, and so computed unconditionally.
-    def check(state):
-        k = state[1]
-        one = (k + 1).astype(problem.dtype)
-        scaled = {key: value * one for key, value in params.items()}
-        reweighted = problem.with_weights(problem.weights * one)
-        return jnp.asarray(False), k + 1, glm_separation(model, scaled, reweighted)[0]
-
-    start = (suspicious, jnp.asarray(0, jnp.int32), jnp.asarray(False))
-    return lax.while_loop(lambda state: state[0], check, start)[2]
+    return (status != Status.CONVERGED) | ~(smallest >= SCREEN * typical)
 
 
 def multinomial_separation(beta, info, problem):
