@@ -37,6 +37,9 @@ from ._schedule import run_chunks
 
 __all__ = ["compacted_pieces"]
 
+#: A round ends once at most this share of its chunk's fits still iterate.
+ROUND_END = 0.5
+
 
 @functools.partial(jax.jit, static_argnames=("model", "solver", "max_steps", "cov_type"))
 def fit_round(
@@ -138,7 +141,7 @@ def compacted_pieces(
 
     def first_round(start):
         rows = chunk_rows(start)
-        return rows, *run(load(rows), shared_init, no_states, True, np.int32(chunk // 2))
+        return rows, *run(load(rows), shared_init, no_states, True, np.int32(chunk * ROUND_END))
 
     def live_lanes(states):
         return ~np.asarray(states.done) & (np.asarray(states.n_iter) < max_steps)
@@ -262,7 +265,7 @@ def _drain(pieces, advance, chunk, workers, live_lanes) -> None:
     pool = [(piece, np.flatnonzero(piece.live)) for piece in pieces if isinstance(piece, _Open)]
     while pool:
         size = sum(len(lanes) for _, lanes in pool)
-        threshold = np.int32(chunk // 2 if size > chunk else 0)
+        threshold = np.int32(chunk * ROUND_END if size > chunk else 0)
         packs = _packs(pool, chunk)
 
         def run_pack(k, packs=packs, threshold=threshold):
