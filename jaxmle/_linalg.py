@@ -42,6 +42,24 @@ def weighted_gram(X: jax.Array, w: jax.Array) -> jax.Array:
     return (X * w[:, None]).T @ X
 
 
+def weighted_gram_and(X: jax.Array, w: jax.Array, columns: jax.Array):
+    """``(X' diag(w) X, X' columns)`` in one contraction over ``n``: ``X' [diag(w) X, columns]``.
+
+    A GLM's Newton derivatives need both (the Hessian and the gradient); one pass over ``X``
+    instead of two.
+
+    Examples:
+        >>> import jax.numpy as jnp
+        >>> X = jnp.array([[1.0, 2.0], [1.0, -1.0], [1.0, 0.5]])
+        >>> gram, products = weighted_gram_and(X, jnp.array([1.0, 2.0, 4.0]), jnp.ones((3, 1)))
+        >>> gram.tolist(), products.tolist()
+        ([[7.0, 2.0], [2.0, 7.0]], [[3.0], [1.5]])
+    """
+    p = X.shape[1]
+    both = X.T @ jnp.concatenate([X * w[:, None], columns], axis=1)
+    return both[:, :p], both[:, p:]
+
+
 #: Largest matrix factorised by the unrolled kernels below (beyond it, LAPACK's).
 UNROLL_MAX = 8
 

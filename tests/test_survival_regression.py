@@ -164,7 +164,7 @@ def test_invalid_data_under_jit_and_vmap():
 def test_interval_rows_refused_under_jit():
     """The traced rule behind ``Status.INVALID_DATA`` for intervals: lower > upper, a lower end
     below the floor 0 of survival times, a non-positive exact time (no solver compiled here)."""
-    data = {k: np.asarray(v, float)[:6] for k, v in interval_data(0.0).items()}
+    data = {k: np.array(v, float)[:6] for k, v in interval_data(0.0).items()}  # copies
     data["lower"][1] = data["upper"][1] + 1.0  # lower > upper
     data["lower"][2] = -5.0  # below the support's floor 0
     data["lower"][3] = data["upper"][3] = -2.0  # an exact time <= 0

@@ -40,7 +40,7 @@ import numpy as np
 
 from .._arrays import namespace
 from .._constraints import Positive, Real
-from .._linalg import cholesky_solve, weighted_gram
+from .._linalg import cholesky_solve, weighted_gram, weighted_gram_and
 from .._problem import Problem
 from .._status import Status
 from ..distributions._continuous import Gamma as GammaDistribution
@@ -142,13 +142,15 @@ class GLMModel(RegressionModel):
             terms = self._autodiff_terms(eta, t, y, trials)
         weigh = problem.weigh
         f = -jnp.sum(weigh(terms[0]))
-        g = -(X.T @ weigh(terms[1]))
-        H = weighted_gram(X, -weigh(terms[2]))
+        # One pass over X for the gradient, the Hessian and the cross derivatives of ``t``.
+        columns = [-weigh(terms[1])] + ([-weigh(terms[4])] if has_t else [])
+        H, products = weighted_gram_and(X, -weigh(terms[2]), jnp.stack(columns, axis=1))
+        g = products[:, 0]
         if has_t:
             # Derivatives in lam = c t: chain rule with the constant c.
             c = self.extra_power
             g = jnp.append(g, -c * jnp.sum(weigh(terms[3])))
-            cross = -c * (X.T @ weigh(terms[4]))
+            cross = c * products[:, 1]
             tt = -(c * c) * jnp.sum(weigh(terms[5]))
             H = jnp.block([[H, cross[:, None]], [cross[None, :], tt[None, None]]])
         return f, g, H
