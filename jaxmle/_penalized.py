@@ -140,12 +140,22 @@ class Penalized(Model):
         return total
 
     def _penalty_derivatives(self, u, problem, firth: bool = True):
+        """``(log pi, grad, hess)`` in ``u``: Firth's term in closed form where the model has it
+        (``firth_derivatives``, GLMs), everything else by forward-over-reverse autodiff."""
+        closed = None
+        if self.firth and firth and hasattr(self.base, "firth_derivatives"):
+            closed = self.base.firth_derivatives(u, problem)
+        if closed is not None and not self.priors and self.ridge is None:
+            return closed
+
         def grad_with_aux(v):
-            value, grad = jax.value_and_grad(self.log_penalty)(v, problem, firth)
+            value, grad = jax.value_and_grad(self.log_penalty)(v, problem, closed is None and firth)
             return grad, (value, grad)
 
         hess, (value, grad) = jax.jacfwd(grad_with_aux, has_aux=True)(u)
-        return value, grad, hess
+        if closed is None:
+            return value, grad, hess
+        return value + closed[0], grad + closed[1], hess + closed[2]
 
     def objective(self, u, problem: Problem):
         return self.base.objective(u, problem) - self.log_penalty(u, problem)

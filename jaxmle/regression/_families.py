@@ -108,6 +108,18 @@ class Family:
         log_info = 2.0 * link.log_dmean(eta) - log_phi - self.log_variance(eta, link, lam)
         return trials * jnp.exp(log_info)
 
+    def eta_information_derivatives(self, eta, link, trials):
+        """``(w, dw/deta, d2w/deta2)`` of the Fisher weight ``w = eta_information(eta)`` (no
+        extra parameter), elementwise by forward-mode autodiff; Firth's penalty needs them."""
+
+        def weight(e):
+            return self.eta_information(e, link, None, trials)
+
+        ones = jnp.ones_like(eta)
+        w, w1 = jax.jvp(weight, (eta,), (ones,))
+        w2 = jax.jvp(lambda e: jax.jvp(weight, (e,), (ones,))[1], (eta,), (ones,))[1]
+        return w, w1, w2
+
     def extra_information(self, lam):
         """``E[-d^2 l / d lam^2]`` per observation, or ``None`` when not in closed form."""
         return None
@@ -196,6 +208,17 @@ class Binomial(Family):
         e = jnp.exp(-jnp.abs(eta))
         inv = 1.0 / (1.0 + e)
         return trials * e * inv * inv
+
+    def eta_information_derivatives(self, eta, link, trials):
+        """Logit link, with ``v = mu (1 - mu)``: ``w = m v``, ``w' = w (1 - 2 mu)``,
+        ``w'' = w (1 - 6 v)``."""
+        if link.name != "logit":
+            return super().eta_information_derivatives(eta, link, trials)
+        e = jnp.exp(-jnp.abs(eta))
+        inv = 1.0 / (1.0 + e)
+        mu = jnp.where(eta >= 0, 1.0, e) * inv
+        v = e * inv * inv
+        return trials * v, trials * v * (1.0 - 2.0 * mu), trials * v * (1.0 - 6.0 * v)
 
     def variance(self, mu, lam):
         return mu * (1.0 - mu)
