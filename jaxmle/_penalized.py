@@ -161,6 +161,11 @@ class Penalized(Model):
         return self.base.objective(u, problem) - self.log_penalty(u, problem)
 
     def objective_derivatives(self, u, problem: Problem):
+        if self.firth and not self.priors and self.ridge is None:
+            combined = getattr(self.base, "firth_objective_derivatives", lambda *_: None)
+            together = combined(u, problem)  # likelihood and penalty sharing their passes
+            if together is not None:
+                return together
         f, g, h = self.base.objective_derivatives(u, problem)
         p, pg, ph = self._penalty_derivatives(u, problem)
         return f - p, g - pg, h - ph

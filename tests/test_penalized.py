@@ -252,3 +252,27 @@ def test_closed_form_firth_derivatives_equal_autodiff_of_log_det(model):
     X0[:, 3] = 0.0
     singular = Problem.build({"X": jnp.asarray(X0), "y": jnp.asarray(y)})
     assert all(np.all(np.isnan(np.asarray(d))) for d in bound.firth_derivatives(u, singular))
+
+
+@pytest.mark.parametrize("model", [jm.Logit(), jm.PoissonRegression(), jm.Probit()])
+def test_penalised_derivatives_in_one_go_equal_likelihood_plus_penalty(model):
+    from jaxmle._problem import Problem
+
+    rng = np.random.default_rng(9)
+    X = np.column_stack([np.ones(30), rng.normal(size=(30, 2))])
+    y = (
+        rng.poisson(1.5, 30).astype(float)
+        if model.name == "PoissonRegression"
+        else ((rng.random(30) < 0.5).astype(float))
+    )
+    problem = Problem.build({"X": jnp.asarray(X), "y": jnp.asarray(y)}, jnp.ones(30) * 2.0)
+    bound = model.bind({"X": X, "y": y})
+    u = jnp.asarray([0.1, -0.2, 0.3])
+    together = bound.firth_objective_derivatives(u, problem)
+    if model.name == "Probit":  # not canonical: the likelihood's Hessian is not I
+        assert together is None
+        return
+    f, g, h = bound.objective_derivatives(u, problem)
+    p, pg, ph = bound.firth_derivatives(u, problem)
+    for got, want in zip(together, (f - p, g - pg, h - ph), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)

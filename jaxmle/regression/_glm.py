@@ -231,30 +231,43 @@ class GLMModel(RegressionModel):
         beta, t = self._split(u)
         if t is not None:
             return None
+        X, eta, trials = self._linear_predictor(beta, problem)
+        weights = self.family.eta_information_derivatives(eta, self.link, trials)
+        value, grad, (hess, _), _ = _firth_terms(X, *(problem.weigh(d) for d in weights))
+        return value, grad, hess
+
+    def firth_objective_derivatives(self, u, problem: Problem):
+        """``(f, grad f, hess f)`` of the Firth-penalised objective ``-l(beta) - P(beta)`` in one
+        go, or ``None`` unless the link is canonical and there is no extra parameter.
+
+        With a canonical link the likelihood's Hessian is the information ``I`` itself, so ``I``
+        is formed once, and the likelihood's gradient rides along in the product that gives
+        :meth:`firth_derivatives`' second Gram matrix and ``S_j``: three passes over ``X`` for
+        everything.
+        """
+        beta, t = self._split(u)
+        if t is not None or self.link.name != self.family.canonical_link:
+            return None
+        X, eta, trials = self._linear_predictor(beta, problem)
+        y = problem.data["y"]
+        constant = not (self.family.name == "binomial" and "trials" not in problem.data)
+        terms = self.family.eta_derivatives(y, eta, self.link, None, trials, constant)
+        if terms is None:
+            return None
+        weights = self.family.eta_information_derivatives(eta, self.link, trials)
+        value, grad, (hess, information), (score,) = _firth_terms(
+            X, *(problem.weigh(d) for d in weights), extra=[problem.weigh(terms[1])]
+        )
+        f = -jnp.sum(problem.weigh(terms[0])) - value
+        return f, -score - grad, information - hess
+
+    def _linear_predictor(self, beta, problem: Problem):
+        """``(X, eta, trials)`` of a problem at ``beta``."""
         data = problem.data
         X, offset = design(data)
         eta = X @ beta + offset
         trials = jnp.broadcast_to(self._trials(data, data["y"]), eta.shape).astype(eta.dtype)
-        derivatives = self.family.eta_information_derivatives(eta, self.link, trials)
-        w, w1, w2 = (problem.weigh(d) for d in derivatives)
-        factor = cholesky(weighted_gram(X, w))  # NaN where I is not positive definite
-        value = jnp.sum(jnp.log(jnp.diagonal(factor)))
-        p = X.shape[1]
-        safe = jnp.where(jnp.isfinite(factor), factor, jnp.eye(p, dtype=factor.dtype))
-        inverse = cholesky_solve_factor(safe, jnp.eye(p, dtype=factor.dtype))
-        leverage = jnp.sum((X @ inverse) * X, axis=1)
-        grad = 0.5 * (X.T @ (w1 * leverage))
-        # S_j = X' diag(w' x_j) X for every j at once, over the p (p + 1) / 2 distinct entries.
-        rows, cols = np.triu_indices(p)
-        upper = (X * w1[:, None]).T @ (X[:, rows] * X[:, cols])
-        position = np.zeros((p, p), int)
-        position[rows, cols] = position[cols, rows] = np.arange(len(rows))
-        S = upper[:, position]
-        A = jnp.einsum("ab,jbc->jac", inverse, S)
-        cross = jnp.einsum("jab,kba->jk", A, A)
-        hess = 0.5 * weighted_gram(X, w2 * leverage) - 0.5 * cross
-        nan = jnp.isnan(value)  # a singular information: no derivatives either
-        return value, jnp.where(nan, jnp.nan, grad), jnp.where(nan, jnp.nan, hess)
+        return X, eta, trials
 
     # -- simulation --------------------------------------------------------------------------------
     can_simulate = True
@@ -442,3 +455,33 @@ def _bad_trials(trials):
     """Trials that are not non-negative integers (numpy or JAX, as the data)."""
     xp = namespace(trials)
     return ~xp.isfinite(trials) | (trials < 0) | (trials != xp.round(trials))
+
+
+def _firth_terms(X, w, w1, w2, extra=()):
+    """``(P, grad P, (hess P, I), [X' c for c in extra])`` of Firth's ``P = log det I / 2``,
+    ``I = X' diag(w) X``, given the Fisher weights ``w`` and their derivatives ``w1``, ``w2`` in
+    ``eta`` (see :meth:`GLMModel.firth_derivatives`); NaN derivatives where ``I`` is singular."""
+    p = X.shape[1]
+    information = weighted_gram(X, w)
+    factor = cholesky(information)  # NaN where I is not positive definite
+    value = jnp.sum(jnp.log(jnp.diagonal(factor)))
+    safe = jnp.where(jnp.isfinite(factor), factor, jnp.eye(p, dtype=factor.dtype))
+    inverse = cholesky_solve_factor(safe, jnp.eye(p, dtype=factor.dtype))
+    leverage = jnp.sum((X @ inverse) * X, axis=1)
+    # One product for X' diag(w'' h) X, S_j = X' diag(w' x_j) X over the p (p + 1) / 2 distinct
+    # entries of every S_j, X'(w' h) and the extra columns.
+    rows, cols = np.triu_indices(p)
+    blocks = [X * (w2 * leverage)[:, None], (X[:, rows] * X[:, cols]) * w1[:, None]]
+    blocks.append(jnp.stack([w1 * leverage, *extra], axis=1))
+    product = X.T @ jnp.concatenate(blocks, axis=1)
+    second, upper = product[:, :p], product[:, p : p + len(rows)]
+    rest = product[:, p + len(rows) :]
+    position = np.zeros((p, p), int)
+    position[rows, cols] = position[cols, rows] = np.arange(len(rows))
+    S = upper[:, position]  # S[j] = X' diag(w' x_j) X
+    A = jnp.einsum("ab,jbc->jac", inverse, S)
+    cross = jnp.einsum("jab,kba->jk", A, A)
+    grad, hess = 0.5 * rest[:, 0], 0.5 * second - 0.5 * cross
+    nan = jnp.isnan(value)  # a singular information: no derivatives either
+    grad, hess = jnp.where(nan, jnp.nan, grad), jnp.where(nan, jnp.nan, hess)
+    return value, grad, (hess, information), [rest[:, 1 + k] for k in range(len(extra))]
