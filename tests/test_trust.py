@@ -367,11 +367,11 @@ def test_sigint_stops_a_threaded_fit_many_within_a_second():
         import jax
         jax.config.update("jax_enable_x64", True)
         import numpy as np, jaxmle as jm
-        xs = np.random.default_rng(0).standard_t(4.0, size=(600_000, 20))
+        xs = np.random.default_rng(0).standard_t(4.0, size=(1_000_000, 20))
         jm.fit_many(jm.StudentT(), xs[:20_000], workers=2)  # compiles the chunk program
         sent = []
         def interrupt():
-            time.sleep(1.5)
+            time.sleep(0.5)  # the batch takes 1-2 s
             sent.append(time.perf_counter())
             os.kill(os.getpid(), signal.SIGINT)
         threading.Thread(target=interrupt, daemon=True).start()
@@ -381,9 +381,11 @@ def test_sigint_stops_a_threaded_fit_many_within_a_second():
         except KeyboardInterrupt as err:
             returned = time.perf_counter() - sent[0]
             partial = err.partial  # the chunks finished before the interrupt, in order
+            first = 0 if partial is None else min(len(partial), 16_384)
             same = jm.fit_many(jm.StudentT(), xs[:16_384], workers=1)  # same chunk program
-            equal = partial is None or np.array_equal(
-                partial.params["df"][:16_384], same.params["df"][: len(partial)]
+            equal = partial is None or (
+                np.array_equal(partial.params["df"][:first], same.params["df"][:first])
+                and set(np.asarray(partial.status).tolist()) <= {0, 5}  # finished fits only
             )
             print(returned, 0 if partial is None else len(partial), equal)
         """
@@ -395,7 +397,7 @@ def test_sigint_stops_a_threaded_fit_many_within_a_second():
     words = out.stdout.split()
     assert words[0] != "finished", "the batch finished before the interrupt; make it longer"
     assert float(words[0]) < 1.0
-    assert int(words[1]) % 8192 == 0 and words[2] == "True"
+    assert words[2] == "True"  # the leading finished fits (whole chunks, then a cut one)
 
 
 def test_cli_names_the_group_label_and_the_file_line(tmp_path, capsys):

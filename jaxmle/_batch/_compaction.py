@@ -334,10 +334,16 @@ def _packs(pool, chunk: int) -> list:
 
 
 def _leading_finished(pieces) -> list:
-    """The finished chunks before the first one still open."""
+    """The leading finished fits, in order: every chunk up to the first one still open, then
+    that chunk's fits up to its first one still iterating (each ``(result, suspect)``)."""
     finished = []
     for piece in pieces:
-        if isinstance(piece, _Open):
-            break
-        finished.append(piece)
+        if not isinstance(piece, _Open):
+            finished.append(piece)
+            continue
+        first_live = int(np.argmax(piece.live)) if piece.live.any() else len(piece.live)
+        if first_live:
+            cut = jax.tree_util.tree_map(lambda leaf, k=first_live: leaf[:k], piece.results)
+            finished.append(cut)
+        break
     return finished

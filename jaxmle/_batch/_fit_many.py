@@ -126,8 +126,9 @@ def fit_many(
             ``groups`` may name columns. Messages name the group. See :mod:`jaxmle._formula`.
 
     Interrupting (Ctrl-C) stops the batch within about a second: no further chunk starts, and the
-    ``KeyboardInterrupt`` carries ``partial``, the result of the datasets whose chunks had
-    finished (the first ``len(partial)`` datasets, in order; ``None`` when none had).
+    ``KeyboardInterrupt`` carries ``partial``, the result of the leading datasets whose fits had
+    finished (the first ``len(partial)`` datasets, in order; ``None`` when none had; with
+    compaction the prefix ends at the first fit still iterating).
 
     Returns:
         A batched :class:`~jaxmle.FitResult`; ``res[i]`` is the fit of dataset ``i``.
@@ -245,8 +246,8 @@ def fit_many(
                     check_values=check_values,
                     report=report,
                 )
-        except KeyboardInterrupt as err:
-            done = min(len(err.completed) * chunk, batch)
+        except KeyboardInterrupt as err:  # the leading finished fits (a chunk may be cut)
+            done = min(sum(len(piece) for piece in err.completed), batch)
             err.partial = join_results(err.completed, done) if err.completed else None
             raise
         res = join_results(pieces, batch)
