@@ -247,8 +247,9 @@ def fit_many(
                     report=report,
                 )
         except KeyboardInterrupt as err:  # the leading finished fits (a chunk may be cut)
-            done = min(sum(len(piece) for piece in err.completed), batch)
-            err.partial = join_results(err.completed, done) if err.completed else None
+            completed = getattr(err, "completed", None) or []
+            done = min(sum(len(piece) for piece in completed), batch)
+            err.partial = join_results(completed, done) if completed else None
             raise
         res = join_results(pieces, batch)
         return res if refused is None else mark_refused(res, refused)
