@@ -203,11 +203,15 @@ def fit_many(
         # where it is aligned, instead of a slicing program and a copy per chunk and leaf.
         per_dataset = jax.tree_util.tree_map(np.asarray, per_dataset)
 
+    def chunk_rows(start):  # the last chunk repeats the batch's last dataset
+        return stand_in[np.minimum(np.arange(start, start + chunk), batch - 1)]
+
+    def load(rows, tree=per_dataset):
+        contiguous = bool(np.all(np.diff(rows) == 1))
+        return take(tree, index=rows, contiguous=contiguous, place=place)
+
     def compute_chunk(start):
-        rows = stand_in[np.minimum(np.arange(start, start + chunk), batch - 1)]
-        contiguous = start + chunk <= batch and bool(np.all(np.diff(rows) == 1))
-        piece = take(per_dataset, index=rows, contiguous=contiguous, place=place)
-        return solve(piece, shared_init, key)
+        return solve(load(chunk_rows(start)), shared_init, key)
 
     bar = progress_bar(progress, batch, "fit_many")
 
@@ -220,17 +224,15 @@ def fit_many(
 
     starts = range(0, batch_max, chunk)  # batch_max: every process runs as many chunks
     workers = worker_count(workers, mesh, len(starts))
-    if compact and mesh is None and n_starts == 1:
-        # Converged fits retire between rounds; the same results, bit for bit (._compaction).
-        def chunk_rows(start):
-            return stand_in[np.minimum(np.arange(start, start + chunk), batch - 1)]
-
-        def load(rows):
-            contiguous = bool(np.all(np.diff(rows) == 1))
-            return take(per_dataset[:4], index=rows, contiguous=contiguous, place=place)
-
-        try:
-            with bar:
+    compacted = compact and mesh is None and n_starts == 1
+    if not compacted and mesh is None and jax.default_backend() == "cpu":
+        # Compiled ahead of time, with the CPU compiler options, so that one trace both compiles
+        # the program and tells whether it may run in several threads at once.
+        solve, concurrent = chunk_program(solve, per_dataset, shared_init, key, chunk)
+        workers = workers if concurrent else 1
+    try:
+        with bar:
+            if compacted:  # converged fits retire between rounds, bit for bit (._compaction)
                 pieces = compacted_pieces(
                     model=model,
                     solver=solver,
@@ -239,33 +241,20 @@ def fit_many(
                     per_dataset=per_dataset[:4],
                     shared_init=shared_init,
                     chunk=chunk,
-                    load=load,
+                    load=lambda rows: load(rows, per_dataset[:4]),
                     chunk_rows=chunk_rows,
                     starts=starts,
                     workers=workers,
                     check_values=check_values,
                     report=report,
                 )
-        except KeyboardInterrupt as err:  # the leading finished fits (a chunk may be cut)
-            completed = getattr(err, "completed", None) or []
-            done = min(sum(len(piece) for piece in completed), batch)
-            err.partial = join_results(completed, done) if completed else None
-            raise
-        res = join_results(pieces, batch)
-        return res if refused is None else mark_refused(res, refused)
-    if mesh is None and jax.default_backend() == "cpu":
-        # Compiled ahead of time, with the CPU compiler options, so that one trace both compiles
-        # the program and tells whether it may run in several threads at once.
-        solve, concurrent = chunk_program(solve, per_dataset, shared_init, key, chunk)
-        workers = workers if concurrent else 1
-    try:
-        with bar:
-            pieces = run_chunks(compute_chunk, starts, workers, check_values, report)
-    except KeyboardInterrupt as err:
-        completed = getattr(err, "completed", None)
-        if distributed and completed:
+            else:
+                pieces = run_chunks(compute_chunk, starts, workers, check_values, report)
+    except KeyboardInterrupt as err:  # the leading finished fits (a chunk may be cut)
+        completed = getattr(err, "completed", None) or []
+        if distributed:
             completed = [local_part(piece) for piece in completed]
-        done = min(len(completed or ()) * chunk, batch)
+        done = min(sum(len(piece) for piece in completed), batch)
         err.partial = join_results(completed, done) if completed else None
         raise
     if distributed:

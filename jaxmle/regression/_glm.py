@@ -133,17 +133,14 @@ class GLMModel(RegressionModel):
         return u[:p], (None if self.extra_name is None else u[p])
 
     def objective_derivatives(self, u, problem: Problem):
-        data = problem.data
-        X, offset = design(data)
-        y = data["y"]
-        trials = jnp.broadcast_to(self._trials(data, y), y.shape).astype(y.dtype)
         beta, t = self._split(u)
-        eta = X @ beta + offset
+        X, eta, trials = self._linear_predictor(beta, problem)
+        y = problem.data["y"]
         has_t = t is not None
         lam = self._lam(t)
-        # Bernoulli responses (no trials) have no constant term in the binomial log-likelihood.
-        constant = not (self.family.name == "binomial" and "trials" not in data)
-        terms = self.family.eta_derivatives(y, eta, self.link, lam, trials, constant)
+        terms = self.family.eta_derivatives(
+            y, eta, self.link, lam, trials, self._has_constant(problem)
+        )
         if terms is None:
             terms = self._autodiff_terms(eta, t, y, trials)
         weigh = problem.weigh
@@ -190,13 +187,10 @@ class GLMModel(RegressionModel):
         parameter, block-diagonal (the cross block has expectation zero for every family here),
         the extra block expected where it has a closed form and otherwise observed (NB2's
         ``alpha``: the information ``glm.nb`` reports for ``theta``)."""
-        data = problem.data
-        X, offset = design(data)
-        y = data["y"]
         beta, t = self._split(u)
-        eta = X @ beta + offset
+        X, eta, trials = self._linear_predictor(beta, problem)
         lam = self._lam(t)
-        info = self.family.eta_information(eta, self.link, lam, self._trials(data, y))
+        info = self.family.eta_information(eta, self.link, lam, trials)
         H = weighted_gram(X, problem.weigh(info))
         if t is None:
             return H
@@ -250,8 +244,9 @@ class GLMModel(RegressionModel):
             return None
         X, eta, trials = self._linear_predictor(beta, problem)
         y = problem.data["y"]
-        constant = not (self.family.name == "binomial" and "trials" not in problem.data)
-        terms = self.family.eta_derivatives(y, eta, self.link, None, trials, constant)
+        terms = self.family.eta_derivatives(
+            y, eta, self.link, None, trials, self._has_constant(problem)
+        )
         if terms is None:
             return None
         weights = self.family.eta_information_derivatives(eta, self.link, trials)
@@ -260,6 +255,10 @@ class GLMModel(RegressionModel):
         )
         f = -jnp.sum(problem.weigh(terms[0])) - value
         return f, -score - grad, information - hess
+
+    def _has_constant(self, problem: Problem) -> bool:
+        """Bernoulli responses (no trials) have no constant term in the binomial likelihood."""
+        return not (self.family.name == "binomial" and "trials" not in problem.data)
 
     def _linear_predictor(self, beta, problem: Problem):
         """``(X, eta, trials)`` of a problem at ``beta``."""
