@@ -171,7 +171,8 @@ def compacted_pieces(
     except KeyboardInterrupt as err:
         err.completed = diagnosed(pieces)
         raise
-    return diagnosed([piece.finished() if isinstance(piece, _Open) else piece for piece in pieces])
+    # Host results throughout: the batch is joined on the host (join_results).
+    return diagnosed([piece.results if isinstance(piece, _Open) else piece for piece in pieces])
 
 
 def _diagnose_suspects(model, pieces, rows, load, chunk) -> list:
@@ -254,9 +255,6 @@ class _Open:
         self.states = jax.tree_util.tree_map(np.array, states)
         self.results = jax.tree_util.tree_map(np.array, results)
         self.live = live
-
-    def finished(self):
-        return jax.tree_util.tree_map(jnp.asarray, self.results)
 
 
 def _drain(pieces, advance, chunk, workers, live_lanes) -> None:

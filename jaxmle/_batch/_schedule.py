@@ -5,7 +5,7 @@
   batch smaller than one chunk is padded to a bucketed count; padded datasets repeat the batch's
   last dataset and are dropped from the result.
 * **Threads** (CPU): XLA keeps a chunk's solver loop on about one core, so chunks are fitted by one
-  host thread per core, each pipelining an interleaved share of the chunks. The inputs' values
+  host thread per core, each pipelining the next chunks it claims. The inputs' values
   are checked on the calling thread while the first chunks compute; a failure stops the remaining
   chunks and names the dataset.
 """
@@ -87,29 +87,42 @@ def run_chunks(compute_chunk, starts, workers: int, check_values, report) -> lis
 
 def _threaded(compute_chunk, first, rest, workers: int, check_values):
     """Yield ``first`` and the chunks ``rest`` in order, fitted by ``workers`` threads, each
-    pipelining an interleaved share; ``check_values`` runs here meanwhile."""
+    pipelining the next chunks it claims (in order, so no thread idles while chunks are left);
+    ``check_values`` runs here meanwhile."""
     cancelled = threading.Event()
     futures = [Future() for _ in rest]
+    unclaimed, lock = iter(range(len(rest))), threading.Lock()
 
     def fit_live(start):
         if cancelled.is_set():
             raise _Cancelled
         return compute_chunk(start)
 
-    def run_share(k):
-        share = range(k, len(rest), workers)
+    def run_share():
+        claimed = []
+
+        def claim():
+            while True:
+                with lock:
+                    i = next(unclaimed, None)
+                if i is None:
+                    return
+                claimed.append(i)
+                yield rest[i]
+
         try:
-            pieces = _pipelined(fit_live, [rest[i] for i in share])
-            for i, piece in zip(share, pieces, strict=True):
-                futures[i].set_result(piece)
+            for k, piece in enumerate(_pipelined(fit_live, claim())):
+                futures[claimed[k]].set_result(piece)
         except BaseException as err:  # hand the failure to whoever waits for these chunks
-            for i in share:
+            with lock:
+                claimed.extend(unclaimed)  # and no thread starts another one
+            for i in claimed:
                 if not futures[i].done():
                     futures[i].set_exception(err)
 
     pool = ThreadPoolExecutor(workers, thread_name_prefix="jaxmle-fit")
-    for k in range(workers):
-        pool.submit(run_share, k)
+    for _ in range(workers):
+        pool.submit(run_share)
     # The first chunk is awaited on a helper thread too: the calling thread only ever waits on
     # futures, which a signal interrupts at once (a wait inside XLA would not be interrupted).
     head = Future()
