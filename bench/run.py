@@ -139,6 +139,29 @@ def _time_loop(loop, *arrays, sub: int):
     return (time.perf_counter() - start) / sub, out
 
 
+def _side_by_side(fit, data, loop, *arrays, sub: int, repeats: int):
+    """``(warm seconds of fit(data), seconds per fit of loop, loop's outputs)``, timed in turns.
+
+    After one untimed call of each (compilation; the loop's lazy imports and caches), ``repeats``
+    rounds of one ``fit(data)`` call and one run of ``loop`` over the first ``sub`` datasets; the
+    best of each side is kept. This machine's speed drifts by up to 30% from one minute to the
+    next, so the two sides are timed in alternation and the best of each (the least disturbed
+    run) is compared: a ratio of two measurements taken minutes apart swung from 14x to 21x
+    between two runs of the Firth workload.
+    """
+    jax.block_until_ready(fit(data))
+    loop(*(a[:2] for a in arrays))
+    fits, loops = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fit(data))
+        fits.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        out = loop(*(a[:sub] for a in arrays))
+        loops.append((time.perf_counter() - start) / sub)
+    return min(fits), min(loops), out
+
+
 def _cold(workload: str, fitter: str, batch: int, enabled: bool, cache_dir=None) -> float | None:
     """First-call time (compilation included) of ``fitter`` in a fresh Python process.
 
@@ -194,13 +217,13 @@ def bench_logistic(args, generic: bool = False) -> dict:
     B = args.batch
     data = _data(name, 1, B)
     X, y = np.asarray(data["X"]), np.asarray(data["y"])
-    t = _time(_jaxmle_fitter(model), data, repeats=args.repeats)
+    sub = args.loop
+    warm, per_fit, (sm_params, sm_bse, sm_llf) = _side_by_side(
+        _jaxmle_fitter(model), data, ref.statsmodels_logit_loop, X, y, sub=sub, repeats=args.repeats
+    )
     res = jm.fit_many(model, data)
     beta = np.asarray(res.params["beta"])
-    rows = [_row("jaxmle", B, t["warm_s"], _cold(name, "jaxmle", B, args.cold))]
-
-    sub = args.loop
-    per_fit, (sm_params, sm_bse, sm_llf) = _time_loop(ref.statsmodels_logit_loop, X, y, sub=sub)
+    rows = [_row("jaxmle", B, warm, _cold(name, "jaxmle", B, args.cold))]
     rows.append(_row("statsmodels Logit loop", B, per_fit * B, note=f"extrapolated from {sub}"))
     checks = {
         "converged": int(np.sum(np.asarray(res.converged))),
@@ -271,12 +294,13 @@ def bench_distribution(args, name: str) -> dict:
     B = args.batch
     data = _data(name, 1, B)
     x = np.asarray(data)
-    t = _time(_jaxmle_fitter(model), data, repeats=args.repeats)
-    res = jm.fit_many(model, data)
-    rows = [_row("jaxmle", B, t["warm_s"], _cold(name, "jaxmle", B, args.cold))]
     sub = args.loop if name == "weibull" else max(args.loop // 4, 10)
     loop = ref.scipy_weibull_loop if name == "weibull" else ref.scipy_t_loop
-    per_fit, fits = _time_loop(loop, x, sub=sub)
+    warm, per_fit, fits = _side_by_side(
+        _jaxmle_fitter(model), data, loop, x, sub=sub, repeats=args.repeats
+    )
+    res = jm.fit_many(model, data)
+    rows = [_row("jaxmle", B, warm, _cold(name, "jaxmle", B, args.cold))]
     scipy_loglik = fits[-1]
     label = "scipy weibull_min.fit loop" if name == "weibull" else "scipy t.fit loop"
     rows.append(_row(label, B, per_fit * B, note=f"extrapolated from {sub}"))
@@ -304,11 +328,12 @@ def bench_nb2(args) -> dict:
     B = args.batch
     data = _data("nb2", 1, B)
     X, y = np.asarray(data["X"]), np.asarray(data["y"])
-    t = _time(_jaxmle_fitter(model), data, repeats=args.repeats)
-    res = jm.fit_many(model, data)
-    rows = [_row("jaxmle", B, t["warm_s"], _cold("nb2", "jaxmle", B, args.cold))]
     sub = max(args.loop // 2, 10)
-    per_fit, (params, _, llf) = _time_loop(ref.statsmodels_nb2_loop, X, y, sub=sub)
+    warm, per_fit, (params, _, llf) = _side_by_side(
+        _jaxmle_fitter(model), data, ref.statsmodels_nb2_loop, X, y, sub=sub, repeats=args.repeats
+    )
+    res = jm.fit_many(model, data)
+    rows = [_row("jaxmle", B, warm, _cold("nb2", "jaxmle", B, args.cold))]
     rows.append(_row("statsmodels NB2 loop", B, per_fit * B, note=f"extrapolated from {sub}"))
     ours = np.concatenate(
         [np.asarray(res.params["beta"])[:sub], np.asarray(res.params["alpha"])[:sub, None]], 1
@@ -340,15 +365,13 @@ def bench_firth(args) -> dict:
     data = _data("firth", 1, B)
     X, y = np.asarray(data["X"]), np.asarray(data["y"])
     fitter = _jaxmle_fitter(model, **FIT_OPTIONS["firth"])
-    t = _time(fitter, data, repeats=args.repeats)
+    sub = min(B, max(args.loop * 5 // 2, 20))
+    warm, per_fit, (params, bse, loglik, pll, n_iter, ref_converged) = _side_by_side(
+        fitter, data, ref.scipy_firth_logit_loop, X, y, sub=sub, repeats=args.repeats
+    )
     res = fitter(data)
     cold = _cold("firth", "jaxmle", B, args.cold)
-    rows = [_row("jaxmle, penalty='firth'", B, t["warm_s"], cold)]
-
-    sub = min(B, max(args.loop * 5 // 2, 20))
-    per_fit, (params, bse, loglik, pll, n_iter, ref_converged) = _time_loop(
-        ref.scipy_firth_logit_loop, X, y, sub=sub
-    )
+    rows = [_row("jaxmle, penalty='firth'", B, warm, cold)]
     rows.append(
         _row(
             "numpy/scipy Firth loop (modified-score Newton)",
