@@ -288,3 +288,31 @@ def test_chunked_peak_memory_for_100k_datasets():
     out = _peak_memory_ratio(100_000)
     assert out["converged"] == 100_000
     assert out["ratio"] < 2.0, out
+
+
+def test_worker_threads_claim_chunks_in_turn_and_keep_their_order():
+    # One slow chunk: the other thread claims the chunks after it as it becomes free (a fixed
+    # interleaved share would leave half of them waiting behind the slow one); the results still
+    # come back in chunk order, and a chunk that fails hands its error to the caller.
+    import threading
+    import time
+
+    from jaxmle._batch._schedule import run_chunks
+
+    ran_on = {}
+
+    def compute(start):
+        time.sleep(0.3 if start == 1 else 0.002)
+        ran_on[start] = threading.current_thread().name
+        if start == 13:
+            raise RuntimeError("chunk 13")
+        return np.full(2, start)
+
+    pieces = run_chunks(compute, range(12), 2, lambda: None, lambda k: None)
+    assert [int(piece[0]) for piece in pieces] == list(range(12))
+    slow_thread = ran_on[1]
+    assert sum(name == slow_thread for name in ran_on.values()) <= 3
+    reported = []
+    with pytest.raises(RuntimeError, match="chunk 13"):
+        run_chunks(compute, range(16), 2, lambda: None, reported.append)
+    assert reported == list(range(1, len(reported) + 1)) and len(reported) < 14

@@ -276,3 +276,55 @@ def test_penalised_derivatives_in_one_go_equal_likelihood_plus_penalty(model):
     p, pg, ph = bound.firth_derivatives(u, problem)
     for got, want in zip(together, (f - p, g - pg, h - ph), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("model", [jm.Logit(), jm.PoissonRegression()], ids=["logit", "poisson"])
+def test_firth_start_is_one_modified_score_step(model):
+    # The reference: logistf's modified score U* = X'(y - mu + h (1/2 - mu)) (logit) and Firth's
+    # X'(y - mu + h/2) (Poisson), with the hat values h of W^(1/2) X from numpy, and the Fisher
+    # scoring step beta + (X'WX)^(-1) U*.
+    from jaxmle._problem import Problem
+
+    rng = np.random.default_rng(11)
+    n = 60
+    X = np.column_stack([np.ones(n), rng.normal(size=(n, 2))])
+    logit = model.name == "Logit"
+    y = (rng.random(n) < 0.4).astype(float) if logit else rng.poisson(1.5, n).astype(float)
+    weights = rng.integers(1, 3, n).astype(float)
+    bound = model.bind({"X": X, "y": y})
+    problem = Problem.build({"X": jnp.asarray(X), "y": jnp.asarray(y)}, jnp.asarray(weights))
+    beta = np.array([0.1, -0.2, 0.15])
+    moved = np.asarray(bound.firth_start({"beta": jnp.asarray(beta)}, problem)["beta"])
+
+    eta = X @ beta
+    mu = scipy.special.expit(eta) if logit else np.exp(eta)
+    w = weights * (mu * (1 - mu) if logit else mu)
+    information = X.T @ (w[:, None] * X)
+    root = np.sqrt(w)[:, None] * X
+    h = np.diag(root @ np.linalg.solve(information, root.T))
+    score = X.T @ (weights * (y - mu) + h * ((0.5 - mu) if logit else 0.5))
+    np.testing.assert_allclose(moved, beta + np.linalg.solve(information, score), rtol=1e-12)
+
+    # No coefficient moves by more than 5 (logistf's maxstep); a singular information: no move.
+    start = np.array([8.0 if logit else -8.0, 0.0, 0.0])  # a step of 20+ uncapped
+    far = np.asarray(bound.firth_start({"beta": jnp.asarray(start)}, problem)["beta"])
+    assert np.max(np.abs(far - start)) == pytest.approx(5.0)
+    singular = Problem.build({"X": jnp.asarray(X * [1.0, 1.0, 0.0]), "y": jnp.asarray(y)})
+    same = bound.firth_start({"beta": jnp.asarray(beta)}, singular)["beta"]
+    np.testing.assert_array_equal(same, beta)
+
+
+def test_the_firth_start_saves_newton_iterations_not_accuracy():
+    rng = np.random.default_rng(5)
+    n_sets, n = 40, 80
+    X = np.concatenate([np.ones((n_sets, n, 1)), rng.normal(size=(n_sets, n, 3))], axis=2)
+    y = (rng.random((n_sets, n)) < scipy.special.expit(X @ [0.2, 0.8, -0.5, 0.3])).astype(float)
+    data = {"X": X, "y": y}
+    res = jm.fit_many(jm.Logit(), data, penalty="firth")
+    # The MLE's start, given explicitly, replaces the model's (Firth-stepped) start.
+    mle_start = jm.fit_many(jm.Logit(), data, max_steps=0).params["beta"]
+    from_mle = jm.fit_many(jm.Logit(), data, penalty="firth", init={"beta": mle_start})
+    assert np.all(res.converged) and np.all(from_mle.converged)
+    assert np.mean(res.n_iter) < np.mean(from_mle.n_iter)
+    np.testing.assert_allclose(res.params["beta"], from_mle.params["beta"], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.se["beta"], from_mle.se["beta"], rtol=1e-9)
