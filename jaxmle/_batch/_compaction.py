@@ -258,35 +258,44 @@ class _Open:
 
 
 def _drain(pieces, advance, chunk, workers, live_lanes) -> None:
-    """Advance the fits still iterating in the ``_Open`` pieces, packed into full chunks, until
-    none is left; each fit's final state and result are written back into its piece."""
-    pool = [(piece, np.flatnonzero(piece.live)) for piece in pieces if isinstance(piece, _Open)]
-    while pool:
-        size = sum(len(lanes) for _, lanes in pool)
-        threshold = np.int32(chunk * ROUND_END if size > chunk else 0)
-        packs = _packs(pool, chunk)
+    """Advance the fits still iterating in the ``_Open`` pieces until none is left, and write
+    each one's result back into its piece.
+
+    The open fits form one pool on the host, in batch order; each round cuts the pool's live
+    fits, in order, into full chunks (the last one padded with frozen copies), so that the host
+    work of a round is a few array operations per chunk, whatever the number of open pieces.
+    """
+    opened = [piece for piece in pieces if isinstance(piece, _Open)]
+    if not opened:
+        return
+    lanes = [np.flatnonzero(piece.live) for piece in opened]
+    rows = np.concatenate([piece.rows[at] for piece, at in zip(opened, lanes, strict=True)])
+    states = _gather([(piece.states, at) for piece, at in zip(opened, lanes, strict=True)])
+    results = _gather([(piece.results, at) for piece, at in zip(opened, lanes, strict=True)])
+    live = np.arange(len(rows))
+    while live.size:
+        threshold = np.int32(chunk * ROUND_END if live.size > chunk else 0)
+        packs = [live[k : k + chunk] for k in range(0, live.size, chunk)]
 
         def run_pack(k, packs=packs, threshold=threshold):
             members = packs[k]
-            rows = np.concatenate([piece.rows[lanes] for piece, lanes in members])
-            states = _gather([(piece.states, lanes) for piece, lanes in members])
+            pack_rows, pack_states = _padded((rows[members], _gather([(states, members)])), chunk)
             # Padding repeats the last fit, frozen: it takes no step of its own.
-            n = len(rows)
-            rows, states = _padded((rows, states), chunk)
-            states = states._replace(done=states.done | (np.arange(chunk) >= n))
-            return advance(rows, states, threshold)
+            done = pack_states.done | (np.arange(chunk) >= len(members))
+            return advance(pack_rows, pack_states._replace(done=done), threshold)
 
         advanced = run_chunks(run_pack, range(len(packs)), workers, lambda: None, lambda k: None)
-        pool = []
-        for members, (states, results) in zip(packs, advanced, strict=True):
-            live, at = live_lanes(states), 0
-            for piece, lanes in members:
-                part = slice(at, at + len(lanes))
-                _scatter(piece.states, lanes, states, part)
-                _scatter(piece.results, lanes, results, part)
-                if live[part].any():
-                    pool.append((piece, lanes[live[part]]))
-                at += len(lanes)
+        still = []
+        for members, (pack_states, pack_results) in zip(packs, advanced, strict=True):
+            filled = slice(0, len(members))
+            _scatter(states, members, pack_states, filled)
+            _scatter(results, members, pack_results, filled)
+            still.append(members[live_lanes(pack_states)[filled]])
+        live = np.concatenate(still)
+    at = 0
+    for piece, piece_lanes in zip(opened, lanes, strict=True):
+        _scatter(piece.results, piece_lanes, results, slice(at, at + len(piece_lanes)))
+        at += len(piece_lanes)
 
 
 def _gather(segments):
