@@ -517,7 +517,10 @@ def _firth_terms(X, w, w1, w2, extra=()):
     # cost more than the products; 10,000 evaluations at n = 100, p = 5: 24 -> 14 ms.)
     rows, cols = np.triu_indices(p)
     second = weighted_gram(X, w2 * leverage)
-    upper = X.T @ ((X[:, rows] * X[:, cols]) * w1[:, None])
+    # The products x_a x_b (a <= b, in ``triu_indices`` order) do not change between a solver's
+    # iterations (XLA computes them once per solve); built from slices, not a gather.
+    pairs = jnp.concatenate([X[:, a : a + 1] * X[:, a:] for a in range(p)], axis=1)
+    upper = (X * w1[:, None]).T @ pairs
     rest = X.T @ jnp.stack([w1 * leverage, *extra], axis=1)
     position = np.zeros((p, p), int)
     position[rows, cols] = position[cols, rows] = np.arange(len(rows))
