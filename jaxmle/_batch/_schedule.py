@@ -60,7 +60,7 @@ def run_chunks(compute_chunk, starts, workers: int, check_values, report) -> lis
     this thread while chunks compute; if it raises, no further chunk starts and its error
     propagates. One worker dispatches the remaining chunks from this thread with at most two in
     flight: memory stays bounded while the next chunk's inputs are prepared during the current
-    chunk's compute. Several workers each run that loop over an interleaved share of the chunks.
+    chunk's compute. Several workers each run that loop, each claiming the next chunk not yet taken.
     ``report(k)`` is called as the ``k``-th result is collected.
 
     An interruption (Ctrl-C) stops the chunks not yet started and returns control at once
