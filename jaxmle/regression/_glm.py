@@ -251,7 +251,7 @@ class GLMModel(RegressionModel):
         by more than :data:`FIRTH_MAX_STEP` (``logistf``'s ``maxstep``). From the MLE's start
         the Newton iterations on the penalised objective then begin close to its optimum: 10,000
         Firth logistic fits (n = 100) took 3.03 Newton iterations on average from the MLE's
-        start and 2.12 after this step, for a third of an iteration's work. Unchanged where the
+        start and 2.12 after this step, which costs about 40% of one. Unchanged where the
         step is not finite (a singular information) or the model has an extra parameter.
         """
         if self.extra_name is not None:
