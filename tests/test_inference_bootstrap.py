@@ -61,3 +61,23 @@ def test_bootstrap_validates():
         jm.bootstrap(NORMAL, X, 10, jax.random.key(0), kind="parametric")
     with pytest.raises(ValueError, match="kind"):
         jm.bootstrap(NORMAL, X, 10, jax.random.key(0), kind="jackknife")
+
+
+def test_replicates_in_batches_equal_all_at_once():
+    # batch_size bounds memory only: the same keys give the same resamples and fits.
+    w = np.where(np.arange(X.shape[0]) % 4 == 0, 0.0, 1.0)
+    whole = jm.bootstrap(NORMAL, X, 50, jax.random.key(3), weights=w)
+    batched = jm.bootstrap(NORMAL, X, 50, jax.random.key(3), weights=w, batch_size=7)
+    np.testing.assert_allclose(batched.params["loc"], whole.params["loc"], rtol=1e-12)
+    np.testing.assert_allclose(batched.params["scale"], whole.params["scale"], rtol=1e-10)
+    np.testing.assert_allclose(whole.replicates.nobs, w.sum())  # sum(w) rows drawn each time
+
+
+def test_zero_weight_rows_are_never_resampled():
+    # Ten rows at 1e6 with weight zero: one of them drawn into a replicate would move its mean
+    # by at least 1e6 / 30.
+    x = np.concatenate([X[:30], np.full(10, 1e6)])
+    w = np.concatenate([np.ones(30), np.zeros(10)])
+    boot = jm.bootstrap(NORMAL, x, 500, jax.random.key(8), weights=w)
+    assert float(boot.fit.params["loc"]) == pytest.approx(X[:30].mean())
+    assert np.max(np.abs(boot.params["loc"])) < 100.0

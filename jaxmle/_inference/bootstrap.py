@@ -195,10 +195,14 @@ def _replicates(
         return fit_problem(model, replicate, solver, None, max_steps, "observed")
 
     if kind == "nonparametric":
-        logits = jnp.log(problem.effective_weights)
+        cumulative = jnp.cumsum(problem.effective_weights)
 
         def one(key):
-            rows = jax.random.categorical(key, logits, shape=(draws,))
+            # ``draws`` rows with replacement, in proportion to the weights, by inverse CDF: a
+            # binary search per draw (a zero-weight row is never drawn). Gumbel-max sampling
+            # (``jax.random.categorical``) cost n draws per row drawn, O(n^2) per replicate.
+            u = jax.random.uniform(key, (draws,), problem.dtype) * cumulative[-1]
+            rows = jnp.minimum(jnp.searchsorted(cumulative, u, side="right"), n - 1)
             counts = jax.ops.segment_sum(jnp.ones((draws,), problem.dtype), rows, num_segments=n)
             return refit(problem.with_weights(counts))
 
@@ -208,4 +212,6 @@ def _replicates(
         def one(key):
             return refit(problem.with_data(jax.tree_util.tree_map(jnp.asarray, draw(key, params))))
 
+    if batch_size is None:  # every replicate at once (lax.map would fit them one by one)
+        return jax.vmap(one)(keys)
     return jax.lax.map(one, keys, batch_size=batch_size)
