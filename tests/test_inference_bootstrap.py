@@ -8,6 +8,8 @@ Monte Carlo tolerance: the SD of ``B`` (near-)normal replicates has relative sta
 ``1 / sqrt(2 (B - 1))``, 1.6 % for ``B = 2000``; we allow 5 % (about 3 standard errors).
 """
 
+import importlib
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -63,13 +65,21 @@ def test_bootstrap_validates():
         jm.bootstrap(NORMAL, X, 10, jax.random.key(0), kind="jackknife")
 
 
-def test_replicates_in_batches_equal_all_at_once():
-    # batch_size bounds memory only: the same keys give the same resamples and fits.
+def test_replicates_in_batches_equal_all_at_once(monkeypatch):
+    # batch_size bounds memory only: the same keys give the same resamples and fits, whether
+    # batches are asked for or chosen from the memory budget (here 9 replicates' worth).
+    module = importlib.import_module("jaxmle._inference.bootstrap")
+
     w = np.where(np.arange(X.shape[0]) % 4 == 0, 0.0, 1.0)
     whole = jm.bootstrap(NORMAL, X, 50, jax.random.key(3), weights=w)
     batched = jm.bootstrap(NORMAL, X, 50, jax.random.key(3), weights=w, batch_size=7)
-    np.testing.assert_allclose(batched.params["loc"], whole.params["loc"], rtol=1e-12)
-    np.testing.assert_allclose(batched.params["scale"], whole.params["scale"], rtol=1e-10)
+    monkeypatch.setattr(module, "BATCH_BYTES", 9 * 4 * (X.nbytes + 8 * X.shape[0]))
+    budgeted = jm.bootstrap(NORMAL, X, 50, jax.random.key(3), weights=w)
+    for other in (batched, budgeted):
+        np.testing.assert_allclose(other.params["loc"], whole.params["loc"], rtol=1e-12)
+        np.testing.assert_allclose(other.params["scale"], whole.params["scale"], rtol=1e-10)
+    with pytest.raises(ValueError, match="batch_size"):
+        jm.bootstrap(NORMAL, X, 50, jax.random.key(3), batch_size=0)
     np.testing.assert_allclose(whole.replicates.nobs, w.sum())  # sum(w) rows drawn each time
 
 

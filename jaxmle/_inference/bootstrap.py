@@ -28,6 +28,9 @@ from .._problem import Problem, n_observations
 from .._results import FitResult
 from .._solvers import resolve_solver
 
+#: Working memory aimed at by the default ``batch_size`` of :func:`bootstrap`.
+BATCH_BYTES = 256 * 2**20
+
 __all__ = ["BootstrapResult", "bootstrap"]
 
 
@@ -130,7 +133,9 @@ def bootstrap(
             Censored and truncated models raise ``ValueError`` without it.
         solver, max_steps, tol: as in :func:`~jaxmle.fit`, for the original fit and the replicates.
         batch_size: fit at most this many replicates at once (``jax.lax.map`` in vmapped chunks)
-            to bound memory; default all at once.
+            to bound memory. Default: as many as take about :data:`BATCH_BYTES` of working
+            memory (a replicate's is taken as four times the data's size plus its weights), so
+            every replicate at once for moderate data: 800 at n = 500, p = 5 take 0.035 s.
 
     Returns:
         A :class:`BootstrapResult`; ``.params`` has a leading replicate axis, ``.se`` and
@@ -155,8 +160,16 @@ def bootstrap(
             f"kind='parametric': model {model.name} cannot simulate data (it has no sampler); "
             "pass simulate=lambda key, params: <one simulated dataset>"
         )
+    if batch_size is not None and int(batch_size) < 1:
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     original = fit(model, data, weights=weights, solver=solver, max_steps=max_steps, tol=tol)
     data = jax.tree_util.tree_map(jnp.asarray, data)
+    if batch_size is None:
+        per_replicate = 4 * (
+            sum(leaf.nbytes for leaf in jax.tree_util.tree_leaves(data)) + 8 * n_observations(data)
+        )
+        batch_size = max(1, BATCH_BYTES // per_replicate)
+    batch_size = None if int(batch_size) >= int(n_boot) else int(batch_size)
     weights = None if weights is None else jnp.asarray(weights)
     replicates = _replicates(
         data,
