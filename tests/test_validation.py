@@ -130,3 +130,11 @@ def test_cluster_groups_are_checked():
         jm.fit(LINEAR, data(), cov_type="cluster", groups=np.full(10, np.nan))
     with pytest.raises(ValueError, match="cov_type must be one of"):
         jm.fit(LINEAR, data(), cov_type="HC9")
+
+
+def test_a_batch_with_every_dataset_refused_names_the_first_once():
+    X, y = np.ones((2, 30, 2)), np.full((2, 30), 2.0)
+    for datasets in ({"X": X, "y": y}, [{"X": X[b], "y": y[b]} for b in range(2)]):
+        with pytest.raises(ValueError, match="every dataset was refused") as err:
+            jm.fit_many(jm.Logit(), datasets, errors="status")
+        assert str(err.value).count("dataset 0:") == 1

@@ -109,7 +109,7 @@ def stack_ragged(model, datasets, weights, groups, refused: dict | None = None):
     if refused:
         good = next((b for b in range(len(datasets)) if b not in refused), None)
         if good is None:
-            raise ValueError(f"errors='status': every dataset was refused; dataset 0: {refused[0]}")
+            raise ValueError(f"errors='status': every dataset was refused; {refused[0]}")
         for b in refused:
             datasets[b] = datasets[good]
             if weights is not None:
@@ -217,7 +217,7 @@ def check_stacked(model, data, weights, groups):
                 if refused is None:
                     raise
         if refused is not None and len(refused) == batch:
-            raise ValueError(f"errors='status': every dataset was refused; dataset 0: {refused[0]}")
+            raise ValueError(f"errors='status': every dataset was refused; {refused[0]}")
 
     return data, weights, groups, check_values
 
