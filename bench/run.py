@@ -434,6 +434,53 @@ def bench_firth(args) -> dict:
     return {"rows": rows, "checks": checks}
 
 
+def bench_bootstrap(args) -> dict:
+    """A nonparametric bootstrap of one logistic fit (n=500, p=5): ``--batch / 10`` replicates
+    with ``jm.bootstrap`` against a statsmodels ``Logit`` loop over resampled rows (extrapolated
+    from ``--loop`` replicates). The checks compare the bootstrap SEs with the loop's replicate SDs
+    (both Monte Carlo estimates of the same quantity) and with the fit's model-based SEs."""
+    B = max(args.batch // 10, 100)
+    X, y = ref.make_logistic_data(1, 1, 500, 5)
+    data = {"X": X[0], "y": y[0]}
+    key = jax.random.key(0)
+
+    def fit(data):
+        return jm.bootstrap(jm.Logit(), data, B, key).replicates.params
+
+    rows = np.random.default_rng(0).integers(0, 500, size=(B, 500))
+
+    def loop(rows):
+        return ref.statsmodels_logit_loop(data["X"][rows], data["y"][rows])
+
+    sub = args.loop
+    warm, per_fit, (params, _, _) = _side_by_side(
+        fit, data, loop, rows, sub=sub, repeats=args.repeats
+    )
+    boot = jm.bootstrap(jm.Logit(), data, B, key)
+    rows_out = [
+        _row("jaxmle bootstrap", B, warm, note="replicates as one batch"),
+        _row(
+            "statsmodels Logit loop over resamples", B, per_fit * B, note=f"extrapolated from {sub}"
+        ),
+    ]
+    se = np.asarray(boot.se["beta"])
+    checks = {
+        "converged": int(np.sum(np.asarray(boot.converged))),
+        "of": B,
+        "max_rel_diff_se_vs_loop_sd": float(np.max(np.abs(se / params.std(axis=0, ddof=1) - 1))),
+        "max_rel_diff_se_vs_model_se": float(
+            np.max(np.abs(se / np.asarray(boot.fit.se["beta"]) - 1))
+        ),
+    }
+    # Monte Carlo error of an SD from m replicates is about 1 / sqrt(2 m): 5% at m = 200.
+    checks["ok"] = bool(
+        checks["converged"] == B
+        and checks["max_rel_diff_se_vs_loop_sd"] < 4 / np.sqrt(2 * min(B, sub))
+        and checks["max_rel_diff_se_vs_model_se"] < 0.25
+    )
+    return {"rows": rows_out, "checks": checks}
+
+
 def bench_scaling(args) -> dict:
     """Warm time of the logistic workload against the batch size and against ``n``."""
     model = _model("logit") or _model("generic_logit")
@@ -774,6 +821,7 @@ WORKLOADS = {
     "memory": bench_memory,
     "gradient": bench_gradient,
     "study": bench_study,
+    "bootstrap": bench_bootstrap,
 }
 
 
