@@ -134,7 +134,7 @@ def compacted_pieces(
     options = dict(model=model, solver=solver, max_steps=max_steps, cov_type=cov_type)
     program = functools.partial(fit_round, **options)
     flag, count = jax.ShapeDtypeStruct((), bool), jax.ShapeDtypeStruct((), jnp.int32)
-    no_states = _no_states(model, solver, shapes, shared)
+    no_states = _no_states(model, solver, shapes)
     run, concurrent = compiled(program, shapes, shared, abstract(no_states), flag, count)
     if not concurrent:
         workers = 1
@@ -221,22 +221,30 @@ def _initial_states(model, solver, problems, init, shared_init):
 _NO_STATES: dict = {}
 
 
-def _no_states(model, solver, shapes, shared):
+def _no_states(model, solver, shapes):
     """Zero states shaped like a chunk's: the ``states`` argument of a fresh round."""
     signature = (
         model,
         solver,
-        jax.tree_util.tree_structure((shapes, shared)),
-        tuple(jax.tree_util.tree_leaves((shapes, shared))),
+        jax.tree_util.tree_structure(shapes),
+        tuple(jax.tree_util.tree_leaves(shapes)),
     )
     if signature not in _NO_STATES:
 
-        def begin(per_dataset, shared_init):
-            data, weights, groups, init = per_dataset
+        def begin(per_dataset):
+            # The solver's state from a start of the right shape (``n_free`` unconstrained
+            # values): tracing the model's own start here would double the first call's tracing.
+            data, weights, groups, _ = per_dataset
             problems = jax.vmap(Problem.build)(data, weights, groups)
-            return _initial_states(model, solver, problems, init, shared_init)
+            objective = model_objective(model)
 
-        states = jax.eval_shape(begin, shapes, shared)
+            def one(problem):
+                u0 = jnp.zeros((model.n_free,), problem.dtype)
+                return solver.init(objective, u0, problem)
+
+            return jax.vmap(one)(problems)
+
+        states = jax.eval_shape(begin, shapes)
         if len(_NO_STATES) >= 16:
             _NO_STATES.pop(next(iter(_NO_STATES)))
         _NO_STATES[signature] = jax.tree_util.tree_map(
