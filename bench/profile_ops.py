@@ -12,6 +12,11 @@ compiled operations (fusions, dots, loop and branch control; their names are tho
 compiled program) and the host's work (device transfers, dispatch). With one worker the
 operations do not overlap, so their times add up to the batch's compute.
 Output: the table on stdout and in ``bench/results/ops_<workload>.md``.
+
+``--workers 2`` profiles a two-thread run instead (``results/ops_<workload>_workers2.md``). The
+operations of one thread still do not overlap, so an operation's total, compared with the
+one-worker table, shows how much slower it runs while the other thread runs too (shared caches
+and memory bandwidth).
 """
 
 from __future__ import annotations
@@ -75,23 +80,29 @@ def main() -> None:
     parser.add_argument("workload", choices=sorted(WORKLOADS))
     parser.add_argument("--batch", type=int, default=10_000)
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--workers", type=int, default=1, help="worker threads of the run")
     args = parser.parse_args()
     import references as ref
 
     factory, options, maker, kwargs = WORKLOADS[args.workload]
     X, y = getattr(ref, maker)(1, args.batch, **kwargs)
     data, model = {"X": X, "y": y}, getattr(jm, factory)()
+    data = jax.device_put(data)
     for _ in range(2):
-        jm.fit_many(model, data, workers=1, **options)
+        jm.fit_many(model, data, workers=args.workers, **options)
     with tempfile.TemporaryDirectory() as tmp:
         with jax.profiler.trace(tmp, create_perfetto_trace=True):
-            jax.block_until_ready(jm.fit_many(model, data, workers=1, **options))
+            jax.block_until_ready(jm.fit_many(model, data, workers=args.workers, **options))
         times, calls = op_times(Path(tmp))
+    command = f"python bench/profile_ops.py {args.workload}" + (
+        f" --workers {args.workers}" if args.workers != 1 else ""
+    )
+    threads_used = "One worker thread" if args.workers == 1 else f"{args.workers} worker threads"
     lines = [
         f"# Operations of one `fit_many` call: {args.workload}, {args.batch:,} datasets",
         "",
-        f"One worker thread; {sum(times.values()):.1f} ms in {sum(calls.values()):,} events "
-        f"(`python bench/profile_ops.py {args.workload}`).",
+        f"{threads_used}; {sum(times.values()):.1f} ms in {sum(calls.values()):,} events "
+        f"(`{command}`), inputs already on the device.",
         "",
         "| ms | calls | operation |",
         "| ---: | ---: | --- |",
@@ -100,7 +111,8 @@ def main() -> None:
         lines.append(f"| {ms:.1f} | {calls[name]} | `{name[:80]}` |")
     text = "\n".join(lines) + "\n"
     print(text)
-    out = HERE / "results" / f"ops_{args.workload}.md"
+    suffix = "" if args.workers == 1 else f"_workers{args.workers}"
+    out = HERE / "results" / f"ops_{args.workload}{suffix}.md"
     out.parent.mkdir(exist_ok=True)
     out.write_text(text)
 

@@ -109,7 +109,7 @@ def stack_ragged(model, datasets, weights, groups, refused: dict | None = None):
     if refused:
         good = next((b for b in range(len(datasets)) if b not in refused), None)
         if good is None:
-            raise ValueError(f"errors='status': every dataset was refused; {refused[0]}")
+            raise _every_dataset_refused(refused)
         for b in refused:
             datasets[b] = datasets[good]
             if weights is not None:
@@ -123,6 +123,11 @@ def stack_ragged(model, datasets, weights, groups, refused: dict | None = None):
     if groups is not None:
         groups = pad_datasets([np.asarray(g) for g in groups], length)[0]
     return stacked, mask, groups
+
+
+def _every_dataset_refused(refused: dict) -> ValueError:
+    """The error of ``errors="status"`` when no dataset is left to fit: the first one's reason."""
+    return ValueError(f"errors='status': every dataset was refused; {refused[0]}")
 
 
 def _per_dataset(values, batch, what):
@@ -217,7 +222,7 @@ def check_stacked(model, data, weights, groups):
                 if refused is None:
                     raise
         if refused is not None and len(refused) == batch:
-            raise ValueError(f"errors='status': every dataset was refused; {refused[0]}")
+            raise _every_dataset_refused(refused)
 
     return data, weights, groups, check_values
 
