@@ -17,6 +17,10 @@ optimum ``u_hat`` and ``s_i = d l_i / du`` the per-observation scores (unweighte
   padding rows (weight 0) never add a cluster. Labels may be any integers (or floats), in any
   order; they are ranked inside ``jit`` without a Python-side ``unique``.
 
+``"HC1"`` needs ``n > k`` and ``"cluster"`` needs ``G >= 2`` and ``n > k``: otherwise the
+correction is undefined, the covariance is all NaN and ``ok=False`` (status ``SINGULAR_HESSIAN``,
+never ``CONVERGED``); ``jm.fit`` on concrete data raises a ``ValueError`` instead.
+
 Every choice is computed on the unconstrained scale and mapped to the natural one by the delta
 method; at the optimum this equals computing it on the natural scale directly, because both the
 information and the scores transform with the Jacobian ``J = dT/du`` (``H_u = J' H_theta J``,
@@ -76,10 +80,15 @@ def unconstrained_covariance(model, u, problem: Problem, hessian, cov_type: str)
     if cov_type == "cluster":
         meat, n_groups = _cluster_meat(scores, weights, problem.groups)
         correction = n_groups / (n_groups - 1.0) * (nobs - 1.0) / (nobs - k)
+        defined = (n_groups >= 2) & (nobs > k)
     else:
         meat = jnp.einsum("n,ni,nj->ij", weights, scores, scores)
         correction = nobs / (nobs - k) if cov_type == "HC1" else jnp.ones((), u.dtype)
-    return correction * (bread @ meat @ bread), ok
+        defined = nobs > k if cov_type == "HC1" else jnp.asarray(True)
+    # The small-sample corrections divide by G - 1 and n - k: with one cluster, or no more
+    # observations than parameters, the covariance is undefined (NaN, and the fit says so).
+    cov = jnp.where(defined, correction * (bread @ meat @ bread), jnp.nan)
+    return cov, ok & defined
 
 
 def observation_scores(model, u, problem: Problem) -> jax.Array:

@@ -23,12 +23,19 @@ __all__ = ["BOUNDARY_SE", "on_boundary", "valid_problem"]
 
 def valid_problem(model: Model, problem: Problem) -> jax.Array:
     """Whether a (traced) dataset is one the eager checks would accept: every included row inside
-    the model's support (:meth:`~jaxmle.Model.valid_rows`), weights finite and non-negative, and
-    some weight positive."""
+    the model's support (:meth:`~jaxmle.Model.valid_rows`), weights finite and non-negative,
+    some weight positive, and no NaN cluster label."""
     weights = problem.weights
     rows = jnp.where(problem.included, model.valid_rows(problem.data), True)
     weights_ok = jnp.all(jnp.isfinite(weights) & (weights >= 0)) & jnp.any(weights > 0)
-    return jnp.all(rows) & weights_ok
+    return jnp.all(rows) & weights_ok & _labels_ok(problem.groups)
+
+
+def _labels_ok(groups) -> jax.Array:
+    """Cluster labels without NaN (the eager checks refuse NaN labels: a NaN row is no cluster)."""
+    if groups is None or not jnp.issubdtype(jnp.asarray(groups).dtype, jnp.floating):
+        return jnp.asarray(True)
+    return ~jnp.any(jnp.isnan(groups))
 
 
 #: Unconstrained standard error beyond which a bounded coordinate counts as on its boundary.

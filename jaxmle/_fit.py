@@ -27,7 +27,14 @@ from ._results import FitResult
 from ._solvers import Objective, nan_derivatives_unless, resolve_solver, solve
 from ._starts import best_start, draw_starts
 from ._status import Status
-from ._validation import as_data, is_traced, validate_groups, validate_init, validate_inputs
+from ._validation import (
+    as_data,
+    is_traced,
+    validate_groups,
+    validate_init,
+    validate_inputs,
+    validate_sandwich,
+)
 
 __all__ = ["fit"]
 
@@ -130,6 +137,7 @@ def fit(
         validate_inputs(model, data, weights)
         if groups is not None:
             validate_groups(groups, n_observations(data))
+        validate_sandwich(cov_type, model.n_free, n_observations(data), weights, groups)
         if init is not None:
             validate_init(model, init)
     if init is not None:

@@ -17,7 +17,9 @@ class Status(enum.IntEnum):
         NONFINITE: the log-likelihood or its gradient was NaN/inf at the start or at every
             trial point (e.g. an overflowing log-likelihood).
         SINGULAR_HESSIAN: the optimum was found but the observed information is not positive
-            definite, so standard errors are NaN (e.g. a non-identified parameter).
+            definite, so standard errors are NaN (e.g. a non-identified parameter); also when
+            the requested sandwich covariance is undefined (``cov_type="cluster"`` with one
+            cluster, ``"HC1"``/``"cluster"`` with no more observations than parameters).
         SEPARATION: the MLE does not exist because of (quasi-)complete separation or an empty
             category; affected estimates diverge.
         BOUNDARY: the estimate sits on the boundary of the parameter space.

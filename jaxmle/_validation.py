@@ -161,6 +161,27 @@ def validate_groups(groups, n: int, where: str = "") -> None:
         raise ValueError(f"{where}groups contain NaN labels")
 
 
+def validate_sandwich(cov_type: str, k: int, n: int, weights=None, groups=None) -> None:
+    """Enough data for the sandwich corrections: ``n > k`` for ``"HC1"`` and ``"cluster"`` (``n``
+    the weighted number of observations), and at least two clusters with positive weight."""
+    if cov_type not in ("HC1", "cluster"):
+        return
+    w = np.ones(n) if weights is None else np.asarray(weights, dtype=float)
+    nobs = float(np.sum(np.where(w > 0, w, 0.0)))
+    if nobs <= k:
+        raise ValueError(
+            f"cov_type={cov_type!r} needs more observations than free parameters: "
+            f"sum of weights {nobs:g} <= {k} (its correction divides by n - k)"
+        )
+    if cov_type == "cluster" and groups is not None:
+        clusters = np.unique(np.asarray(groups)[w > 0])
+        if clusters.size < 2:
+            raise ValueError(
+                "cov_type='cluster' needs at least two clusters with positive weight, got "
+                f"{clusters.size} (its correction divides by G - 1)"
+            )
+
+
 def _top_key(path):
     """The top-level dict key of a leaf path (``None`` for other containers)."""
     return getattr(path[0], "key", None) if path else None

@@ -124,6 +124,41 @@ def test_cluster_in_fit_many_ignores_zero_weight_groups(grunfeld):
     assert res.cov_type == "cluster"
 
 
+def test_undefined_sandwich_corrections_are_never_converged(grunfeld):
+    """One cluster (G / (G - 1)) or no more observations than parameters (n / (n - k)): eager
+    fits refuse, traced fits and fit_many give NaN SEs with SINGULAR_HESSIAN, not CONVERGED."""
+    data, firm = grunfeld
+    one_cluster = np.zeros_like(firm)
+    with pytest.raises(ValueError, match="at least two clusters"):
+        jm.fit(POISSON, data, cov_type="cluster", groups=one_cluster)
+    few = np.where(np.arange(len(firm)) < 3, 1.0, 0.0)  # 3 observations, 3 parameters
+    with pytest.raises(ValueError, match="more observations than free parameters"):
+        jm.fit(POISSON, data, cov_type="HC1", weights=few)
+
+    traced = jax.jit(lambda w: jm.fit(POISSON, data, cov_type="HC1", weights=w))
+    for weights, converged in ((few, False), (np.ones(len(firm)), True)):
+        res = traced(jnp.asarray(weights))
+        assert bool(res.converged) == converged
+        assert bool(jnp.all(jnp.isfinite(res.se["beta"]))) == converged
+    stacked = jax.tree_util.tree_map(lambda leaf: np.stack([leaf, leaf]), data)
+    res = jm.fit_many(POISSON, stacked, cov_type="cluster", groups=np.stack([firm, one_cluster]))
+    assert [jm.Status(int(s)) for s in res.status] == [
+        jm.Status.CONVERGED,
+        jm.Status.SINGULAR_HESSIAN,
+    ]
+    assert np.all(np.isnan(res[1].se["beta"])) and np.all(np.isfinite(res[0].se["beta"]))
+
+
+def test_nan_cluster_label_under_jit_is_invalid_data(grunfeld):
+    data, firm = grunfeld
+    labels = firm.astype(float)
+    labels[5] = np.nan
+    with pytest.raises(ValueError, match="NaN labels"):
+        jm.fit(POISSON, data, cov_type="cluster", groups=labels)
+    res = jax.jit(lambda g: jm.fit(POISSON, data, cov_type="cluster", groups=g))(labels)
+    assert jm.Status(int(res.status)) == jm.Status.INVALID_DATA
+
+
 def test_frequency_weights_equal_repeated_rows(spector):
     """Weight k must give the same robust covariance as k copies of the row (HC1 = HC0 * n/(n-k)
     with n the sum of the weights, so it checks HC0's meat and the weighted count at once)."""
