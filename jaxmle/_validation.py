@@ -111,6 +111,7 @@ def as_data(data, where: str = ""):
     JAX's own), and a flat list of numbers taken as one 1-D array."""
     if isinstance(data, (list, tuple)) and data and all(np.ndim(x) == 0 for x in data):
         data = np.asarray(data)
+    check_aligned(data, where)
 
     def convert(path, leaf):
         if not is_traced(leaf):
@@ -120,6 +121,27 @@ def as_data(data, where: str = ""):
         return jnp.asarray(leaf)
 
     return jax.tree_util.tree_map_with_path(convert, data)
+
+
+def check_aligned(data, where: str = "") -> None:
+    """pandas objects in one data dict must share their row index: they are paired by position,
+    so differently ordered rows would be fitted silently mismatched (statsmodels refuses too)."""
+    if not isinstance(data, dict):
+        return
+    indexed = [(key, value.index) for key, value in data.items() if _is_pandas(value)]
+    for key, index in indexed[1:]:
+        first, first_index = indexed[0]
+        if not index.equals(first_index):
+            raise ValueError(
+                f"{where}data[{first!r}] and data[{key!r}] have different row indexes; rows are "
+                "paired by position, so align them first (e.g. y = y.loc[X.index]) or pass "
+                "arrays"
+            )
+
+
+def _is_pandas(value) -> bool:
+    """A pandas Series or DataFrame (duck-typed: pandas is not a dependency)."""
+    return hasattr(value, "index") and hasattr(value, "iloc")
 
 
 _warned_downcast = False

@@ -130,3 +130,18 @@ def test_names_from_dataframe_and_constructor():
     model = jm.MultinomialLogit(n_classes=3, names=frame.columns)
     assert model.param_names[:2] == ("const[y=1]", "const[y=2]")
     assert jm.GLM("gamma", "log", names=["a", "b"]).param_names == ("a", "b", "scale")
+
+
+def test_pandas_rows_must_be_aligned():
+    """X and y as pandas objects are paired by position: a shuffled X with the original y would
+    be fitted mismatched, so it is refused (as statsmodels does); equal indexes fit as arrays."""
+    frame = pd.DataFrame(X3, columns=["const", "age", "income"])
+    y = pd.Series((RNG.uniform(size=N) < 0.5).astype(float))
+    aligned = jm.fit(LOGIT, {"X": frame, "y": y})
+    plain = jm.fit(LOGIT, {"X": X3, "y": y.to_numpy()})
+    np.testing.assert_array_equal(aligned.params["beta"], plain.params["beta"])
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    with pytest.raises(ValueError, match=r"data\['X'\] and data\['y'\] have different row"):
+        jm.fit(LOGIT, {"X": shuffled, "y": y})
+    realigned = jm.fit(LOGIT, {"X": shuffled, "y": y.loc[shuffled.index]})
+    np.testing.assert_allclose(realigned.params["beta"], plain.params["beta"], rtol=1e-8)
