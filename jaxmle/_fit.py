@@ -24,7 +24,13 @@ from ._model import Model, check_logpdf_shape
 from ._penalized import penalize
 from ._problem import Problem, n_observations
 from ._results import FitResult
-from ._solvers import Objective, nan_derivatives_unless, resolve_solver, solve
+from ._solvers import (
+    Objective,
+    check_max_steps,
+    nan_derivatives_unless,
+    resolve_solver,
+    solve,
+)
 from ._starts import best_start, draw_starts
 from ._status import Status
 from ._validation import (
@@ -150,7 +156,7 @@ def fit(
         key,
         model=model,
         solver=resolve_solver(solver, tol),
-        max_steps=int(max_steps),
+        max_steps=check_max_steps(max_steps),
         cov_type=cov_type,
         n_starts=n_starts,
         init_sampler=init_sampler,

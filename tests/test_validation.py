@@ -138,3 +138,24 @@ def test_a_batch_with_every_dataset_refused_names_the_first_once():
         with pytest.raises(ValueError, match="every dataset was refused") as err:
             jm.fit_many(jm.Logit(), datasets, errors="status")
         assert str(err.value).count("dataset 0:") == 1
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"max_steps": 0}, "max_steps must be a positive integer"),
+        ({"max_steps": -5}, "max_steps must be a positive integer"),
+        ({"max_steps": 2.5}, "max_steps must be a positive integer"),
+        ({"tol": -1.0}, "tol must be a positive finite number"),
+        ({"tol": float("nan")}, "tol must be a positive finite number"),
+    ],
+)
+def test_solver_settings_are_checked(options, message):
+    """Settings without meaning are refused instead of giving made-up results (max_steps=0 gave
+    MAX_STEPS with unit standard errors, a negative tol STALLED)."""
+    for call in (jm.fit, jm.fit_many):
+        d = data() if call is jm.fit else [data(), data(12)]
+        with pytest.raises(ValueError, match=message):
+            call(LINEAR, d, **options)
+    with pytest.raises(ValueError, match="ptol must be a positive finite number"):
+        jm.Newton(ptol=0.0)

@@ -17,7 +17,7 @@ from .._model import Model
 from .._penalized import penalize
 from .._progress import progress_bar
 from .._results import FitResult
-from .._solvers import resolve_solver
+from .._solvers import check_max_steps, resolve_solver
 from ._compaction import compacted_pieces
 from ._distributed import agree, is_global, local_part, replicate
 from ._inputs import check_stacked, split_init, stack_ragged
@@ -161,6 +161,7 @@ def fit_many(
     first = datasets[0] if ragged else jax.tree_util.tree_map(lambda leaf: leaf[0], datasets)
     model = penalize(model.bind(first), penalty, prior)
     n_starts = check_starts(n_starts, key, init_sampler)
+    max_steps = check_max_steps(max_steps)
     solver = resolve_solver(solver, tol)
     if ragged:
         data, weights, groups = stack_ragged(model, datasets, weights, groups, refused)
@@ -179,7 +180,7 @@ def fit_many(
     n_devices = 1 if mesh is None else mesh.size
     distributed, offset, batch_max = is_global(mesh), 0, batch
     if distributed:  # devices="global": agree with the other processes on shapes and chunks
-        options = (model.name, n_starts, int(max_steps), cov_type, chunk_size, sorted(own_init))
+        options = (model.name, n_starts, max_steps, cov_type, chunk_size, sorted(own_init))
         data, weights, groups, offset, batch_max = agree(data, weights, groups, batch, options)
         shared_init, key = replicate(mesh, (shared_init, key))
         n_devices = mesh.size // jax.process_count()  # a chunk is this process's part
@@ -190,7 +191,7 @@ def fit_many(
         fit_chunk,
         model=model,
         solver=solver,
-        max_steps=int(max_steps),
+        max_steps=max_steps,
         cov_type=cov_type,
         n_starts=n_starts,
         init_sampler=init_sampler,
@@ -236,7 +237,7 @@ def fit_many(
                 pieces = compacted_pieces(
                     model=model,
                     solver=solver,
-                    max_steps=int(max_steps),
+                    max_steps=max_steps,
                     cov_type=cov_type,
                     per_dataset=per_dataset[:4],
                     shared_init=shared_init,

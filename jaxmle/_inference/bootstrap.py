@@ -26,7 +26,7 @@ from .._compile import program
 from .._fit import DEFAULT_MAX_STEPS, fit, fit_problem
 from .._problem import Problem, n_observations
 from .._results import FitResult
-from .._solvers import resolve_solver
+from .._solvers import check_max_steps, resolve_solver
 
 #: Working memory aimed at by the default ``batch_size`` of :func:`bootstrap`.
 BATCH_BYTES = 256 * 2**20
@@ -180,7 +180,7 @@ def bootstrap(
         kind=kind,
         simulate=simulate,
         solver=resolve_solver(solver, tol),
-        max_steps=int(max_steps),
+        max_steps=check_max_steps(max_steps),
         draws=n_observations(data) if weights is None else int(round(float(jnp.sum(weights)))),
         batch_size=batch_size,
     )

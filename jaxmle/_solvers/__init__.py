@@ -3,7 +3,7 @@ implicit derivatives at the optimum (:func:`solve`)."""
 
 import optax
 
-from ._driver import Objective, Solution, conclude, iterate, keep_going
+from ._driver import Objective, Solution, check_max_steps, conclude, iterate, keep_going
 from ._implicit import nan_derivatives_unless, solve
 from ._newton import Newton
 from ._optax import OptaxSolver
@@ -13,6 +13,7 @@ __all__ = [
     "Objective",
     "OptaxSolver",
     "Solution",
+    "check_max_steps",
     "conclude",
     "iterate",
     "keep_going",

@@ -12,6 +12,8 @@ fits are frozen (JAX selects their old state), so each fit stops on its own crit
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -70,6 +72,22 @@ def conclude(solver, objective: Objective, state, problem) -> Solution:
     """The solution of a final state; a state that is not done ran out of steps (``MAX_STEPS``)."""
     status = jnp.where(state.done, state.status, Status.MAX_STEPS).astype(jnp.int32)
     return solver.finish(objective, state, problem, status)
+
+
+def check_max_steps(max_steps) -> int:
+    """``max_steps`` as an int, at least 1 (eagerly: a ``ValueError`` naming it otherwise)."""
+    if isinstance(max_steps, bool) or int(max_steps) != max_steps or int(max_steps) < 1:
+        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+    return int(max_steps)
+
+
+def check_tolerance(name: str, value):
+    """A tolerance: ``None`` (the default) or a positive, finite number."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"{name} must be a positive finite number or None, got {value!r}")
+    return value
 
 
 def default_tol(dtype, tol, double: float = 1e-12, single: float = 1e-5):

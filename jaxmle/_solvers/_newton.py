@@ -41,7 +41,7 @@ import jax.numpy as jnp
 
 from .._linalg import cholesky_solve
 from .._status import Status
-from ._driver import Objective, Solution, default_tol
+from ._driver import Objective, Solution, check_tolerance, default_tol
 
 
 class NewtonState(NamedTuple):
@@ -80,10 +80,10 @@ class Newton:
         init_damping=1e-3,
         ptol: float | None = None,
     ):
-        self.tol = tol
-        self.xtol = xtol
-        self.init_damping = init_damping
-        self.ptol = ptol
+        self.tol = check_tolerance("tol", tol)
+        self.xtol = check_tolerance("xtol", xtol)
+        self.init_damping = check_tolerance("init_damping", init_damping)
+        self.ptol = check_tolerance("ptol", ptol)
 
     def _key(self):
         return (self.tol, self.xtol, self.init_damping, self.ptol)

@@ -26,7 +26,7 @@ import optax
 
 from .._identity import freeze_callable
 from .._status import Status
-from ._driver import Objective, Solution, default_tol
+from ._driver import Objective, Solution, check_tolerance, default_tol
 
 
 class OptaxState(NamedTuple):
@@ -49,7 +49,7 @@ class OptaxSolver:
 
     def __init__(self, transformation: optax.GradientTransformation, tol: float | None = None):
         self.transformation = optax.with_extra_args_support(transformation)
-        self.tol = tol
+        self.tol = check_tolerance("tol", tol)
         self._identity = freeze_callable(self.transformation)
 
     def _key(self):

@@ -10,6 +10,7 @@ import numpy as np
 
 from .._fit import DEFAULT_MAX_STEPS
 from .._progress import progress_bar
+from .._solvers import check_max_steps
 from .._status import Status
 from ._checkpoint import Checkpoint
 from ._design import (
@@ -125,12 +126,12 @@ def study(
         "model": bound.name,
         "params": list(bound.param_names),
         "generate": None if generate is None else _qualname(generate),
-        "max_steps": int(max_steps),
+        "max_steps": check_max_steps(max_steps),
         **design.describe(),
     }
     share = _share(part, checkpoint)
     store = None if checkpoint is None else Checkpoint(checkpoint, description)
-    runner = _Runner(bound, design, generate, key, int(max_steps))
+    runner = _Runner(bound, design, generate, key, check_max_steps(max_steps))
     chunks = {}
     computed = loaded = 0
     started = time.perf_counter()
