@@ -132,6 +132,19 @@ def test_cluster_groups_are_checked():
         jm.fit(LINEAR, data(), cov_type="HC9")
 
 
+def test_nan_cluster_labels_in_a_stacked_batch_refuse_that_dataset_only():
+    stacked = {key: np.stack([value] * 3) for key, value in data(20).items()}
+    groups = np.stack([np.arange(20) % 4] * 3).astype(float)
+    groups[2, 5] = np.nan
+    with pytest.raises(ValueError, match="dataset 2: groups contain NaN labels"):
+        jm.fit_many(LINEAR, stacked, cov_type="cluster", groups=groups)
+    res = jm.fit_many(LINEAR, stacked, cov_type="cluster", groups=groups, errors="status")
+    assert [jm.Status(int(s)) for s in res.status] == [jm.Status.CONVERGED] * 2 + [
+        jm.Status.INVALID_DATA
+    ]
+    assert res.messages[2] == "dataset 2: groups contain NaN labels" and res.messages[0] == ""
+
+
 def test_a_batch_with_every_dataset_refused_names_the_first_once():
     X, y = np.ones((2, 30, 2)), np.full((2, 30), 2.0)
     for datasets in ({"X": X, "y": y}, [{"X": X[b], "y": y[b]} for b in range(2)]):
@@ -157,5 +170,5 @@ def test_solver_settings_are_checked(options, message):
         d = data() if call is jm.fit else [data(), data(12)]
         with pytest.raises(ValueError, match=message):
             call(LINEAR, d, **options)
-    with pytest.raises(ValueError, match="ptol must be a positive finite number"):
-        jm.Newton(ptol=0.0)
+    with pytest.raises(ValueError, match="ptol must be a non-negative finite number"):
+        jm.Newton(ptol=-1.0)

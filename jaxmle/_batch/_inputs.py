@@ -188,10 +188,6 @@ def check_stacked(model, data, weights, groups):
         groups = _as_array(groups)
         if groups.shape != (batch, n):
             raise ValueError(f"groups must have shape {(batch, n)}, got {groups.shape}")
-        labels = np.asarray(groups)
-        if np.issubdtype(labels.dtype, np.floating) and np.any(np.isnan(labels)):
-            first = int(np.argmax(np.any(np.isnan(labels), axis=1)))
-            raise ValueError(f"dataset {first}: groups contain NaN labels")
 
     block = max(1, _CHECK_BYTES // max(bytes_per_dataset(data), 1))
 
@@ -200,6 +196,11 @@ def check_stacked(model, data, weights, groups):
         # copy): vectorised checks whose temporaries stay a few MiB whatever the batch size. On
         # failure, the first offending dataset of the block is found and named (with a
         # ``refused`` dict: every offending dataset is recorded there instead).
+        for b in map(int, _nan_labelled(groups)):
+            message = f"dataset {b}: groups contain NaN labels"
+            if refused is None:
+                raise ValueError(message)
+            refused[b] = message
         for start in range(0, batch, block):
             stop = min(start + block, batch)
             rows = slice(start, stop)
@@ -225,6 +226,16 @@ def check_stacked(model, data, weights, groups):
             raise _every_dataset_refused(refused)
 
     return data, weights, groups, check_values
+
+
+def _nan_labelled(groups) -> np.ndarray:
+    """The datasets of a stacked batch whose cluster labels contain NaN."""
+    if groups is None:
+        return np.zeros(0, int)
+    labels = np.asarray(groups)
+    if not np.issubdtype(labels.dtype, np.floating):
+        return np.zeros(0, int)
+    return np.flatnonzero(np.any(np.isnan(labels), axis=1))
 
 
 def _dataset(data, weights, b: int):

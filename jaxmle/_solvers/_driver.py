@@ -81,12 +81,15 @@ def check_max_steps(max_steps) -> int:
     return int(max_steps)
 
 
-def check_tolerance(name: str, value):
-    """A tolerance: ``None`` (the default) or a positive, finite number."""
+def check_tolerance(name: str, value, zero: bool = False):
+    """A tolerance: ``None`` (the default) or a positive finite number (``zero``: 0 allowed, a
+    setting that switches something off)."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
-        raise ValueError(f"{name} must be a positive finite number or None, got {value!r}")
+    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
+    if not (number and (value >= 0 if zero else value > 0) and value < math.inf):
+        kind = "non-negative" if zero else "positive"
+        raise ValueError(f"{name} must be a {kind} finite number or None, got {value!r}")
     return value
 
 

@@ -70,7 +70,8 @@ class Newton:
             Defaults to 1e-10 in float64 and 1e-5 in float32.
         init_damping: starting ``lam`` relative to the Marquardt scaling.
         ptol: relative size below which the final polishing step is taken without evaluating
-            the objective again. Defaults to 1e-8 in float64 and 1e-4 in float32.
+            the objective again (0 switches that off). Defaults to 1e-8 in float64 and 1e-4
+            in float32.
     """
 
     def __init__(
@@ -83,7 +84,7 @@ class Newton:
         self.tol = check_tolerance("tol", tol)
         self.xtol = check_tolerance("xtol", xtol)
         self.init_damping = check_tolerance("init_damping", init_damping)
-        self.ptol = check_tolerance("ptol", ptol)
+        self.ptol = check_tolerance("ptol", ptol, zero=True)
 
     def _key(self):
         return (self.tol, self.xtol, self.init_damping, self.ptol)
