@@ -110,8 +110,13 @@ def test_status_errors_weights_per_batch_and_messages_with_global_indices(tmp_pa
         jm.Normal(), np.concatenate(batches), weights=np.concatenate(weights), errors="status"
     )
     assert_rows_equal(frame, whole)
-    assert frame["message"][57].startswith("dataset 7")  # as fit_many of that batch names it
+    # The message names the dataset by its index in the stream (its `dataset` column), as one
+    # fit_many over the concatenation does, not by its index in its batch (7).
+    assert frame["message"][57] == whole.messages[57]
+    assert frame["message"][57].startswith("dataset 57: Normal: data contains 1 non-finite")
     assert (frame["message"].drop(57) == "").all()
+    joined = jm.fit_many(jm.Normal(), iter(batches), weights=weights, errors="status")
+    assert list(joined.messages) == list(whole.messages)  # the same without out=
     with pytest.raises(ValueError, match="weights ran out at batch 1"):
         jm.fit_many(jm.Normal(), iter(batches), weights=weights[:1], out=out)
 
@@ -119,6 +124,55 @@ def test_status_errors_weights_per_batch_and_messages_with_global_indices(tmp_pa
 def test_out_must_name_a_parquet_or_csv_file(tmp_path):
     with pytest.raises(ValueError, match="out must name"):
         jm.fit_many(jm.Normal(), iter(normal_batches(1)), out=tmp_path / "fits.xlsx")
+
+
+def recorded(batches, taken):
+    """The batches, each one's index appended to ``taken`` when the stream reads it."""
+    for k, batch in enumerate(batches):
+        taken.append(k)
+        yield batch
+
+
+def test_out_in_a_missing_directory_is_refused_before_any_batch_is_read(tmp_path):
+    taken = []
+    out = tmp_path / "no_such_dir" / "fits.parquet"
+    with pytest.raises(FileNotFoundError, match=r"out=.*no_such_dir.* does not exist"):
+        jm.fit_many(jm.Normal(), recorded(normal_batches(2), taken), out=out)
+    assert taken == []
+
+
+def logit_batches(n_batches=2, batch=3, n=40, seed=3):
+    rng = np.random.default_rng(seed)
+    for _ in range(n_batches):
+        X = np.stack([np.column_stack([np.ones(n), rng.normal(size=n)]) for _ in range(batch)])
+        yield {"X": X, "y": (rng.uniform(size=(batch, n)) < 0.5).astype(float)}
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_a_parameter_named_like_a_column_of_the_file_is_refused_before_any_fit(tmp_path, suffix):
+    """Coefficients named `dataset` and `nobs` would overwrite those columns (the `dataset`
+    column holding beta_0, the coefficient `nobs` lost): refused before a batch is read."""
+    taken, out = [], tmp_path / f"fits{suffix}"
+    model = jm.Logit(names=["dataset", "nobs"])
+    with pytest.raises(ValueError, match=r"'dataset', 'nobs'.*names="):
+        jm.fit_many(model, recorded(logit_batches(), taken), out=out)
+    assert taken == [] and not out.exists()
+    # Other names keep the usual layout.
+    jm.fit_many(jm.Logit(names=["const", "x"]), logit_batches(), out=out)
+    assert list(read(out).columns[:5]) == ["dataset", "const", "x", "se(const)", "se(x)"]
+
+
+def test_a_formula_column_named_like_a_column_of_the_file_is_refused_before_writing(tmp_path):
+    """Names that come from the data (a formula's columns) are checked on the first batch's
+    result, before anything is written."""
+    pytest.importorskip("formulaic")
+    rng = np.random.default_rng(4)
+    frame = pd.DataFrame({"site": np.repeat([0, 1], 30), "status": rng.normal(size=60)})
+    frame["y"] = 1.0 + frame["status"] + rng.normal(size=60)
+    out = tmp_path / "fits.parquet"
+    with pytest.raises(ValueError, match=r"'status'.*rename"):
+        jm.fit_many(jm.LinearRegression(), iter([frame]), formula="y ~ status", by="site", out=out)
+    assert not out.exists()
 
 
 def _rss_kib():

@@ -20,7 +20,14 @@ written to a file as soon as it finishes.
 * **Files**: one row per dataset, Parquet (``.parquet``/``.pq``: one row group per batch, through
   ``pyarrow.parquet.ParquetWriter``) or CSV (``.csv``: floats at full, round-trip precision). The
   file is closed whatever happens, so after an exception or Ctrl-C it holds exactly the batches
-  that finished, and is a valid file.
+  that finished, and is a valid file. Its directory must exist: checked, with the extension,
+  before any batch is read.
+* **Columns**: ``dataset`` (the index in the stream), the ``by=`` labels, each parameter's
+  estimate and ``se(name)``, ``loglik``, ``nobs``, ``n_iter``, ``converged``, ``status`` and, with
+  ``errors="status"``, ``message`` (naming the dataset by its index in the stream, as
+  ``dataset`` does). A parameter named like another column (a regression with
+  ``names=["dataset", ...]``) is a ``ValueError`` before anything is written: before any batch
+  is read when the names are known without data, else on the first batch's result.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import itertools
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -91,7 +99,7 @@ def fit_stream(fit_many, model, datasets, out, options: dict):
         else:
             options[name] = iter(value) if several else iter([value])
     progress, options["progress"] = options["progress"], False
-    sink = None if out is None else _sink(out, options)
+    sink = None if out is None else _sink(out, model, options)
     started = time.perf_counter()
     done, n_batches, counts = 0, 0, np.zeros(len(Status), dtype=np.int64)
     pieces, labels, refused = [], [], {}
@@ -116,8 +124,7 @@ def fit_stream(fit_many, model, datasets, out, options: dict):
             else:
                 pieces.append(_on_host(res))
                 labels.extend(getattr(res, "groups", None) or ())
-                if res.messages:
-                    refused.update({done + i: res.messages[i] for i in res.messages.refused})
+                refused.update(_stream_messages(res, done))
             done, n_batches = done + len(status), n_batches + 1
             if progress:
                 elapsed = time.perf_counter() - started
@@ -193,6 +200,22 @@ def _joined(pieces, total, refused, labels):
     return res
 
 
+def _stream_messages(res: FitResult, start: int) -> dict:
+    """The refused datasets' messages of a batch starting at ``start``, by index in the stream."""
+    if not res.messages:
+        return {}
+    return {start + i: _in_stream(res.messages[i], i, start) for i in res.messages.refused}
+
+
+def _in_stream(message: str, i: int, start: int) -> str:
+    """A batch's message about its dataset ``i`` telling that dataset's index in the stream,
+    ``start + i`` (a message naming a ``by=`` group instead is kept as it is)."""
+    prefix = f"dataset {i}: "
+    if not message.startswith(prefix):
+        return message
+    return f"dataset {start + i}: {message[len(prefix) :]}"
+
+
 def _flat(res: FitResult, tree: dict, size: int) -> np.ndarray:
     """A params-shaped dict of a batch as a ``(B, n_params)`` host array."""
     parts = [np.asarray(tree[key]).reshape(size, -1) for key in res.model.specs]
@@ -200,44 +223,77 @@ def _flat(res: FitResult, tree: dict, size: int) -> np.ndarray:
 
 
 def _columns(res: FitResult, start: int, options: dict) -> dict:
-    """One batch's rows: ``dataset`` (index in the stream), group labels (with ``by=``), the
-    estimates and ``se(name)`` per flat parameter, ``loglik``, ``nobs``, ``n_iter``,
-    ``converged``, ``status`` (its label) and, with ``errors="status"``, ``message``."""
+    """One batch's rows, under the names of :func:`_column_names`: ``dataset`` (index in the
+    stream), group labels (with ``by=``), the estimates and ``se(name)`` per flat parameter,
+    ``loglik``, ``nobs``, ``n_iter``, ``converged``, ``status`` (its label) and, with
+    ``errors="status"``, ``message`` (naming the dataset by its index in the stream)."""
     size = len(res.status)
-    columns = {"dataset": np.arange(start, start + size, dtype=np.int64)}
     labels = getattr(res, "groups", None)
-    if labels is not None:
-        by = options.get("by")
-        names = [by] if isinstance(by, str) else list(by) if by is not None else ["group"]
-        if len(names) == 1:
-            columns[names[0]] = list(labels)
-        else:
-            for j, name in enumerate(names):
-                columns[name] = [label[j] for label in labels]
+    label_names = [] if labels is None else _label_names(options.get("by"))
+    names = _column_names(res.param_names, label_names, options.get("errors"))
+    values = [np.arange(start, start + size, dtype=np.int64)]
+    if len(label_names) == 1:
+        values.append(list(labels))
+    else:
+        values.extend([label[j] for label in labels] for j in range(len(label_names)))
     est, se = _flat(res, res.params, size), _flat(res, res.se, size)
-    for j, name in enumerate(res.param_names):
-        columns[name] = est[:, j]
-    for j, name in enumerate(res.param_names):
-        columns[f"se({name})"] = se[:, j]
+    values.extend(est[:, j] for j in range(est.shape[1]))
+    values.extend(se[:, j] for j in range(se.shape[1]))
     status = np.asarray(res.status)
-    columns["loglik"] = np.asarray(res.loglik)
-    columns["nobs"] = np.asarray(res.nobs)
-    columns["n_iter"] = np.asarray(res.n_iter)
-    columns["converged"] = status == Status.CONVERGED
-    columns["status"] = _LABELS[status]
+    values.extend([np.asarray(res.loglik), np.asarray(res.nobs), np.asarray(res.n_iter)])
+    values.extend([status == Status.CONVERGED, _LABELS[status]])
     if options.get("errors") == "status":
-        columns["message"] = list(res.messages) if res.messages else [""] * size
-    return columns
+        messages = [""] * size
+        for index, message in _stream_messages(res, start).items():
+            messages[index - start] = message
+        values.append(messages)
+    return dict(zip(names, values, strict=True))
 
 
-def _sink(out, options):
+_STATS = ("loglik", "nobs", "n_iter", "converged", "status")
+
+
+def _label_names(by) -> list[str]:
+    """The columns of the group labels: the ``by=`` column(s), ``group`` without ``by``."""
+    return [by] if isinstance(by, str) else list(by) if by is not None else ["group"]
+
+
+def _column_names(param_names, label_names, errors) -> list[str]:
+    """The file's column names, in order; a ``ValueError`` when two are the same (a parameter
+    named ``dataset`` or ``nobs``, say), since the file would silently keep one of them."""
+    params = [str(name) for name in param_names]
+    head = ["dataset", *label_names]
+    tail = [*_STATS, *(["message"] if errors == "status" else [])]
+    names = [*head, *params, *(f"se({name})" for name in params), *tail]
+    twice = [name for name, count in Counter(names).items() if count > 1]
+    if twice:
+        raise ValueError(
+            f"out=: {', '.join(map(repr, twice))} would name two columns of the "
+            f"file, whose columns besides the parameters' are {head + tail}; rename the parameters "
+            "(a regression's names=[...], or the formula's variables) or the by= columns so "
+            "that every column has its own name"
+        )
+    return names
+
+
+def _sink(out, model, options):
+    """The writer of ``out``, after the checks that need no batch: the extension, the directory,
+    and the column names when the parameters' names are known without data (no ``formula=``;
+    a regression named or sized at construction, or any model of fixed parameters)."""
     path = os.fspath(out)
     lower = path.lower()
-    if lower.endswith(PARQUET):
-        return _ParquetSink(path)
-    if lower.endswith(CSV):
-        return _CsvSink(path)
-    raise ValueError(f"out must name a .parquet, .pq or .csv file, got {path!r}")
+    if not lower.endswith(PARQUET + CSV):
+        raise ValueError(f"out must name a .parquet, .pq or .csv file, got {path!r}")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(
+            f"out={path!r}: the directory {folder!r} does not exist; create it first "
+            "(os.makedirs) or write elsewhere"
+        )
+    by = options.get("by")
+    known = None if options.get("formula") is not None else getattr(model, "param_names", None)
+    _column_names(known or (), [] if by is None else _label_names(by), options.get("errors"))
+    return _ParquetSink(path) if lower.endswith(PARQUET) else _CsvSink(path)
 
 
 def _check_names(names, first, k):
