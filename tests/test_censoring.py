@@ -80,6 +80,20 @@ def test_right_censored_exponential_closed_form():
     np.testing.assert_allclose(res.loglik, EVENT.sum() * np.log(rate) - rate * X.sum(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("event_at_zero", [1.0, 0.0])
+def test_exponential_with_a_time_of_zero_matches_the_closed_form(event_at_zero):
+    """A time of 0 lies in the Exponential's support: exact or right-censored there, the fit is
+    the closed form (log F(0) = -inf, never selected for these rows, must not poison the
+    gradient)."""
+    x = np.array([0.0, 1.3, 0.4, 2.2, 0.9, 3.1])
+    event = np.r_[event_at_zero, np.ones(5)]
+    res = jm.fit(jm.Censored(jm.Exponential()), {"x": x, "event": event})
+    rate = event.sum() / x.sum()
+    assert res.converged
+    np.testing.assert_allclose(res.params["rate"], rate, rtol=1e-12)
+    np.testing.assert_allclose(res.se["rate"], rate / np.sqrt(event.sum()), rtol=1e-9)
+
+
 # -- left, right and interval censoring together --------------------------------------------------
 # Weibull data with a detection limit (left-censored below 0.4), right-censoring at C, and every
 # fifth remaining value only known to a unit-width bin.

@@ -88,6 +88,17 @@ def log_prob_between(log_f_lo, log_f_hi, log_s_lo, log_s_hi) -> jax.Array:
     return jnp.where(lower_tail, from_cdf, from_sf)
 
 
+def _on_rows(function, p, x, chosen):
+    """``function(p, x)`` on the ``chosen`` rows. The other rows are evaluated at an ``x`` where
+    the function is finite: the select that drops them multiplies their gradient by 0, and a
+    row at the edge of the support (an exact observation at 0 has ``log F(0) = -inf``) would
+    otherwise make that ``0 * inf`` a NaN gradient for the whole fit."""
+    frozen = jax.lax.stop_gradient(p)
+    finite = jnp.isfinite(jax.lax.stop_gradient(function(frozen, x)))
+    anchor = x[jnp.argmax(finite)]
+    return function(p, jnp.where(chosen, x, anchor))
+
+
 def _implements(family: Family, method: str) -> bool:
     return getattr(type(family), method) is not getattr(Family, method)
 
@@ -440,9 +451,11 @@ class Censored(_Wrapper):
         # Under jit every row's kind is unknown, so all kinds are evaluated at x (inside the
         # support) and the row's code selects one. A family without logcdf cannot take event 2.
         dist = self.dist
-        exact = dist.logpdf(p, x)
-        right = dist.logsf(p, x)
-        left = dist.logcdf(p, x) if _implements(dist, "logcdf") else jnp.nan
+        exact = _on_rows(dist.logpdf, p, x, event == EXACT)
+        right = _on_rows(dist.logsf, p, x, event == RIGHT)
+        left = (
+            _on_rows(dist.logcdf, p, x, event == LEFT) if _implements(dist, "logcdf") else jnp.nan
+        )
         return jnp.where(event == EXACT, exact, jnp.where(event == LEFT, left, right))
 
     def _interval_loglik(self, p, lower, upper):
