@@ -1,5 +1,7 @@
 """Regressions: separation and non-existence of the MLE, eager input validation, names."""
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -145,3 +147,21 @@ def test_pandas_rows_must_be_aligned():
         jm.fit(LOGIT, {"X": shuffled, "y": y})
     realigned = jm.fit(LOGIT, {"X": shuffled, "y": y.loc[shuffled.index]})
     np.testing.assert_allclose(realigned.params["beta"], plain.params["beta"], rtol=1e-8)
+
+
+def test_bad_trials_name_the_trials_key():
+    """Non-integer or negative trials are reported as data['trials'] with their values (they
+    were reported as data['y']); the y messages are unchanged."""
+    y01 = (X3[:, 1] > 0).astype(float)
+    for model in (LOGIT, jm.GLM("binomial")):
+        for first, shown in ((2.5, r"\[2\.5\]"), (-1.0, r"\[-1\.0\]")):
+            trials = np.r_[first, np.ones(N - 1)]
+            with pytest.raises(ValueError) as err:
+                jm.fit(model, {"X": X3, "y": np.r_[0.0, y01[1:]], "trials": trials})
+            message = str(err.value)
+            assert message.startswith(f"{model.name}: data['trials'] must satisfy non-negative")
+            assert "data['y']" not in message
+            assert re.search(rf"found 1 value\(s\) outside: {shown} \(first at index 0\)$", message)
+    with pytest.raises(ValueError) as err:
+        jm.fit(LOGIT, {"X": X3, "y": y01 * 2.0})
+    assert str(err.value).startswith("Logit: data['y'] must satisfy y in {0, 1, ..., trials}")

@@ -206,11 +206,13 @@ def design(data):
     return X, (jnp.zeros(X.shape[0], X.dtype) if offset is None else offset)
 
 
-def response_error(model: str, y, bad, support: str) -> ValueError:
-    """A uniform error naming the model, the support and the first offending responses."""
+def response_error(model: str, y, bad, support: str, key: str = "y") -> ValueError:
+    """A uniform error naming the model, the data key (``"y"``, or e.g. ``"trials"`` when ``y``
+    holds that key's values), the support and the first offending values."""
     where = np.flatnonzero(bad)
     values = np.asarray(y)[where[:5]].tolist()
     return ValueError(
-        f"{model}: data['y'] must satisfy {support}; found {len(where)} value(s) outside: {values}"
+        f"{model}: data[{key!r}] must satisfy {support}; found {len(where)} value(s) outside: "
+        f"{values}"
         f"{' ...' if len(where) > 5 else ''} (first at index {int(where[0])})"
     )

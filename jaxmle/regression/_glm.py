@@ -380,7 +380,9 @@ class GLMModel(RegressionModel):
             trials = np.asarray(data["trials"], dtype=float)
             bad = _bad_trials(trials)
             if np.any(bad):
-                raise response_error(self.name, trials, bad, "non-negative integer trials")
+                raise response_error(
+                    self.name, trials, bad, "non-negative integer trials", key="trials"
+                )
             short = y > trials
             if np.any(short):
                 i = int(np.argmax(short))
