@@ -257,3 +257,16 @@ def test_negative_binomial_expected_information_equals_glm_nb():
     # glm.nb's SE.theta comes from theta.ml at the means of its last IRLS pass: 7e-6 apart.
     np.testing.assert_allclose(res.se["alpha"] * theta**2, ref["se_theta"], rtol=2e-5)
     np.testing.assert_allclose(res.loglik, ref["loglik"], rtol=1e-10)
+
+
+def test_quasi_separation_under_cloglog_is_flagged():
+    """Classes overlapping only at x = 0: the cloglog fit stalls with a finite intercept that
+    tilts its estimate off the diverging direction (0, 1); it is still reported as separation,
+    as Logit and Probit are."""
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(size=60), 0.0, 0.0]
+    data = {"X": np.column_stack([np.ones(62), x]), "y": np.r_[(x[:60] > 0) * 1.0, 0.0, 1.0]}
+    for model in (jm.Logit(), jm.GLM("binomial", "cloglog")):
+        res = jm.fit(model, data)
+        assert jm.Status(int(res.status)) == jm.Status.SEPARATION, model.name
+        assert model.separated_coefficients(res, data).tolist() == [False, True]

@@ -156,15 +156,14 @@ def test_a_batch_with_every_dataset_refused_names_the_first_once():
 @pytest.mark.parametrize(
     "options, message",
     [
-        ({"max_steps": 0}, "max_steps must be a positive integer"),
-        ({"max_steps": -5}, "max_steps must be a positive integer"),
-        ({"max_steps": 2.5}, "max_steps must be a positive integer"),
+        ({"max_steps": -5}, "max_steps must be a non-negative integer"),
+        ({"max_steps": 2.5}, "max_steps must be a non-negative integer"),
         ({"tol": -1.0}, "tol must be a positive finite number"),
         ({"tol": float("nan")}, "tol must be a positive finite number"),
     ],
 )
 def test_solver_settings_are_checked(options, message):
-    """Settings without meaning are refused instead of giving made-up results (max_steps=0 gave
+    """Settings without meaning are refused instead of giving made-up results (max_steps=-5 gave
     MAX_STEPS with unit standard errors, a negative tol STALLED)."""
     for call in (jm.fit, jm.fit_many):
         d = data() if call is jm.fit else [data(), data(12)]
@@ -172,3 +171,10 @@ def test_solver_settings_are_checked(options, message):
             call(LINEAR, d, **options)
     with pytest.raises(ValueError, match="ptol must be a non-negative finite number"):
         jm.Newton(ptol=-1.0)
+
+
+def test_max_steps_zero_returns_the_start_without_made_up_derivatives():
+    res = jm.fit(LINEAR, data(), max_steps=0)
+    assert jm.Status(int(res.status)) == jm.Status.MAX_STEPS and int(res.n_iter) == 0
+    assert np.all(np.isfinite(res.params["beta"]))
+    assert np.all(np.isnan(res.se["beta"])) and np.isnan(float(res.loglik))

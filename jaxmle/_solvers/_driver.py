@@ -75,9 +75,10 @@ def conclude(solver, objective: Objective, state, problem) -> Solution:
 
 
 def check_max_steps(max_steps) -> int:
-    """``max_steps`` as an int, at least 1 (eagerly: a ``ValueError`` naming it otherwise)."""
-    if isinstance(max_steps, bool) or int(max_steps) != max_steps or int(max_steps) < 1:
-        raise ValueError(f"max_steps must be a positive integer, got {max_steps!r}")
+    """``max_steps`` as an int, at least 0 (eagerly: a ``ValueError`` naming it otherwise).
+    ``max_steps=0`` returns the start, reported as ``MAX_STEPS``."""
+    if isinstance(max_steps, bool) or int(max_steps) != max_steps or int(max_steps) < 0:
+        raise ValueError(f"max_steps must be a non-negative integer, got {max_steps!r}")
     return int(max_steps)
 
 

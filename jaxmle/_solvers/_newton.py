@@ -212,7 +212,10 @@ class Newton:
         )
 
     def finish(self, objective: Objective, s: NewtonState, problem, status: jax.Array) -> Solution:
-        return Solution(s.u, s.f, s.g, s.hessian, status, s.n_iter)
+        # A state that never evaluated the objective (``max_steps=0``) has no derivatives: NaN,
+        # not the placeholders of ``init`` (an identity Hessian would give unit standard errors).
+        unknown = lambda value: jnp.where(s.started, value, jnp.nan)  # noqa: E731
+        return Solution(s.u, unknown(s.f), unknown(s.g), unknown(s.hessian), status, s.n_iter)
 
 
 def _marquardt_scale(hess: jax.Array, previous: jax.Array) -> jax.Array:
