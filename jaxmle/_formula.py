@@ -31,6 +31,7 @@ import sys
 
 import numpy as np
 
+from ._validation import validate_inputs
 from .regression._base import RegressionModel
 
 __all__ = ["Design", "build_design", "fit_many_formula", "formula_inputs"]
@@ -69,17 +70,22 @@ class Design:
 
     def locate(self, message: str, row_name=None) -> str:
         """A batch message about ``dataset k`` (at index ``i``) told in the frame's terms: the group
-        label and the row (``row_name(position)``; default: the frame's index label)."""
-        row_name = row_name or (lambda pos: f"row {_python(self.index[pos])!r}")
+        label and the row (see :meth:`place`); other messages unchanged."""
         found = re.match(r"dataset (\d+): (.*)", message, re.S)
         if not found:
             return message
-        k, rest = int(found.group(1)), found.group(2)
+        return self.place(int(found.group(1)), found.group(2), row_name)
+
+    def place(self, k: int, message: str, row_name=None) -> str:
+        """``message`` about dataset ``k`` (at index ``i``, a position in its model matrix)
+        prefixed with the group label and the row (``row_name(position)``; default: the frame's
+        index label, ``row 120``)."""
+        row_name = row_name or (lambda pos: f"row {_python(self.index[pos])!r}")
         where = [self.describe(k)] if self.labels is not None else []
-        index = re.search(r"(?:first at index|index) \(?(\d+)", rest)
+        index = re.search(r"(?:first at index|index) \(?(\d+)", message)
         if index is not None and int(index.group(1)) < len(self.rows[k]):
             where.append(row_name(int(self.rows[k][int(index.group(1))])))
-        return f"{', '.join(where)}: {rest}" if where else rest
+        return f"{', '.join(where)}: {message}" if where else message
 
 
 def build_design(model, frame, formula: str, *, by=None, weights=None, groups=None, context=None):
@@ -212,10 +218,20 @@ class FormulaSpec:
 
 def formula_inputs(model, data, formula, weights, groups):
     """``(data, weights, groups, spec)`` of :func:`~jaxmle.fit` for ``formula`` on the frame
-    ``data``; ``spec`` is the :class:`FormulaSpec` the result keeps."""
+    ``data``; ``spec`` is the :class:`FormulaSpec` the result keeps.
+
+    The inputs are checked here, where their rows are known: a ``ValueError`` names the frame's
+    row label (``row 120: ...``, as :func:`fit_many_formula`'s do) rather than a position in the
+    model matrix, which rows with missing values shifted."""
     design = build_design(model, data, formula, weights=weights, groups=groups)
     first = lambda values: None if values is None else values[0]  # noqa: E731
-    return design.datasets[0], first(design.weights), first(design.groups), design.spec
+    data, weights, groups = design.datasets[0], first(design.weights), first(design.groups)
+    bound = model.bind(data)  # as fit binds it (cached): the same model, named by the frame
+    try:
+        validate_inputs(bound, {key: np.asarray(value) for key, value in data.items()}, weights)
+    except ValueError as err:
+        raise ValueError(design.place(0, str(err))) from None
+    return data, weights, groups, design.spec
 
 
 def fit_many_formula(fit_many, model, data, formula, by, options: dict):

@@ -152,3 +152,30 @@ def test_formula_errors(frame):
         jm.fit_many(jm.Logit(), frame, formula="b ~ x1", by="site")
     with pytest.raises(ValueError, match="the response became 3 columns"):
         jm.fit(jm.Logit(), frame, formula="g ~ x1")
+
+
+def test_single_fit_messages_name_the_frame_row():
+    """A bad value in a formula fit is located by the DataFrame's row label, as fit_many(by=)
+    does, not by its position in the model matrix after the rows with missing values went."""
+    rng = np.random.default_rng(1)
+    n = 30
+    d = pd.DataFrame(
+        {"x": rng.normal(size=n), "y": rng.integers(0, 2, n).astype(float), "w": np.ones(n)},
+        index=np.arange(100, 100 + n),
+    )
+    d.loc[102, "y"] = np.nan  # dropped: the positions after it shift by one
+    d.loc[120, "y"] = 2.0  # outside a Logit's support
+    with pytest.raises(ValueError, match=r"^row 120: Logit: data\['y'\] must satisfy y in \{0"):
+        jm.fit(jm.Logit(), d, formula="y ~ x")
+    with pytest.raises(ValueError, match=r"^group site=1, row 120: Logit: data\['y'\]"):
+        jm.fit_many(jm.Logit(), d.assign(site=1), formula="y ~ x", by="site")
+    d.loc[120, "y"] = 1.0
+    d.loc[110, "x"] = np.inf  # not missing: kept, then refused
+    with pytest.raises(ValueError, match=r"^row 110: Logit: data\['X'\] contains 1 non-finite"):
+        jm.fit(jm.Logit(), d, formula="y ~ x")
+    d.loc[110, "x"] = 0.5
+    d.loc[115, "w"] = -1.0
+    with pytest.raises(ValueError, match=r"^row 115: Logit: weights must be non-negative"):
+        jm.fit(jm.Logit(), d, formula="y ~ x", weights="w")
+    d.loc[115, "w"] = 1.0
+    assert jm.fit(jm.Logit(), d, formula="y ~ x", weights="w").nobs == n - 1
