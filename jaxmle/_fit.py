@@ -238,6 +238,12 @@ def starting_point(model: Model, problem: Problem, init: dict | None) -> jax.Arr
     model.check_shapes(problem.data)
     start = dict(model.init_params(problem))
     if init is not None:
+        for name, value in init.items():
+            if name in model.specs and jnp.shape(value) != model.specs[name].shape:
+                raise ValueError(
+                    f"init[{name!r}]: expected shape {model.specs[name].shape}, "
+                    f"got {jnp.shape(value)}"
+                )
         start.update({name: jnp.asarray(value) for name, value in init.items()})
     check_logpdf_shape(model, start, problem.data)
     return model.to_unconstrained(start).astype(problem.dtype)

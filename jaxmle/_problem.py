@@ -49,7 +49,9 @@ class Problem:
 
     @classmethod
     def build(cls, data, weights=None, groups=None) -> Problem:
-        """A problem with the default weights (ones) filled in, in the data's floating dtype."""
+        """A problem with the default weights (ones) filled in, in the data's floating dtype.
+        Empty data and weights of another length raise a ``ValueError`` (at trace time under
+        ``jit``: shapes are static)."""
         data = jax.tree_util.tree_map(jnp.asarray, data)
         dtype = float_dtype(data)
         # Booleans (y = x > 0) are numbers to a likelihood.
@@ -57,6 +59,12 @@ class Problem:
             lambda leaf: leaf.astype(dtype) if leaf.dtype == bool else leaf, data
         )
         n = n_observations(data)
+        if n == 0:
+            raise ValueError("data has no observations: its leading (observation) axis is empty")
+        if weights is not None and jnp.shape(weights) != (n,):
+            raise ValueError(
+                f"weights must have shape ({n},) to match data, got {jnp.shape(weights)}"
+            )
         weights = jnp.ones((n,), dtype) if weights is None else jnp.asarray(weights).astype(dtype)
         return cls(data, weights, None if groups is None else jnp.asarray(groups))
 

@@ -178,3 +178,21 @@ def test_max_steps_zero_returns_the_start_without_made_up_derivatives():
     assert jm.Status(int(res.status)) == jm.Status.MAX_STEPS and int(res.n_iter) == 0
     assert np.all(np.isfinite(res.params["beta"]))
     assert np.all(np.isnan(res.se["beta"])) and np.isnan(float(res.loglik))
+
+
+def test_empty_data_and_misshapen_weights_and_init_raise_under_jit_too():
+    """Shape problems raise a clear ValueError at trace time, not JAX's own errors."""
+    import jax
+
+    traced = jax.jit(lambda d, w: jm.fit(LINEAR, d, weights=w))
+    for weights in (np.ones(9), np.ones((10, 1)), np.asarray(1.0)):
+        with pytest.raises(ValueError, match=r"weights must have shape \(10,\)"):
+            traced(data(), weights)
+    with pytest.raises(ValueError, match="no observations"):
+        jax.jit(lambda d: jm.fit(LINEAR, d))(data(0))
+    with pytest.raises(ValueError, match="no observations"):
+        jm.fit_many(LINEAR, {key: np.stack([v] * 3) for key, v in data(0).items()})
+    with pytest.raises(ValueError, match="the batch is empty"):
+        jm.fit_many(LINEAR, {"X": np.zeros((0, 5, 2)), "y": np.zeros((0, 5))})
+    with pytest.raises(ValueError, match=r"init\['beta'\]: expected shape \(2,\), got \(3,\)"):
+        jax.jit(lambda d: jm.fit(LINEAR, d, init={"beta": np.zeros(3)}))(data())

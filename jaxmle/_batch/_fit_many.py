@@ -158,6 +158,10 @@ def fit_many(
     ragged = isinstance(datasets, list)
     if ragged and not datasets:
         raise ValueError("datasets is an empty list")
+    if not ragged and any(
+        np.shape(leaf)[:1] == (0,) for leaf in jax.tree_util.tree_leaves(datasets)
+    ):
+        raise ValueError("datasets: the batch is empty (its leading axis has length 0)")
     first = datasets[0] if ragged else jax.tree_util.tree_map(lambda leaf: leaf[0], datasets)
     model = penalize(model.bind(first), penalty, prior)
     n_starts = check_starts(n_starts, key, init_sampler)
