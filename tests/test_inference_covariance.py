@@ -203,3 +203,18 @@ def test_aic_bic_match_statsmodels(spector):
     np.testing.assert_allclose(res.aicc, ref.aic + 2 * 4 * 5 / (32 - 4 - 1), rtol=1e-10)
     np.testing.assert_allclose(res.zvalues["beta"], ref.tvalues, rtol=1e-6)
     np.testing.assert_allclose(res.pvalues["beta"], ref.pvalues, rtol=1e-6)
+
+
+def test_undefined_cluster_correction_same_status_at_batch_sizes_1_and_1000(grunfeld):
+    """Under jit(vmap), a dataset with one cluster is SINGULAR_HESSIAN with NaN SEs whether it
+    is alone or among 999 well-clustered ones, and no dataset is CONVERGED with a NaN SE."""
+    data, firm = grunfeld
+    traced = jax.jit(jax.vmap(lambda g: jm.fit(POISSON, data, cov_type="cluster", groups=g)))
+    for batch in (1, 1000):
+        groups = np.tile(firm, (batch, 1))
+        groups[0] = 0
+        res = traced(jnp.asarray(groups))
+        assert jm.Status(int(res.status[0])) == jm.Status.SINGULAR_HESSIAN
+        assert np.all(np.isnan(res.se["beta"][0]))
+        assert np.all(np.asarray(res.converged)[1:])
+        assert not np.any(np.asarray(res.converged) & np.isnan(res.se["beta"]).any(axis=1))
