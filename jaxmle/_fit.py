@@ -140,7 +140,8 @@ def fit(
     weights = None if weights is None else jnp.asarray(weights)
     n_starts = check_starts(n_starts, key, init_sampler)
     if not is_traced((data, weights, init, groups)):
-        validate_inputs(model, data, weights)
+        if spec is None:  # a formula's inputs were checked where their frame rows are known
+            validate_inputs(model, data, weights)
         if groups is not None:
             validate_groups(groups, n_observations(data))
         validate_sandwich(cov_type, model.n_free, n_observations(data), weights, groups)

@@ -129,8 +129,10 @@ def check_aligned(data, where: str = "") -> None:
     if not isinstance(data, dict):
         return
     indexed = [(key, value.index) for key, value in data.items() if _is_pandas(value)]
+    if not indexed:
+        return
+    first, first_index = indexed[0]
     for key, index in indexed[1:]:
-        first, first_index = indexed[0]
         if not index.equals(first_index):
             raise ValueError(
                 f"{where}data[{first!r}] and data[{key!r}] have different row indexes; rows are "
